@@ -1,0 +1,41 @@
+# The two README commands: `make reproduce` (install + default pipeline) and `make test` (install + all tests).
+# Both create .venv when it is missing and install the pinned set of requirements-lock.txt into it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mgnb-installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: install reproduce smoke test data bench lock clean-build
+
+$(STAMP): requirements-lock.txt setup.py settings.ini pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-lock.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --config-settings editable_mode=compat -e .
+	$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# data/ holds the raw dataset that data.dvc tracks; when it holds none, write the synthetic benchmark there
+data: install
+	@if [ ! -f data/splits.csv ]; then \
+	  echo "data/ has no dataset: generating the synthetic benchmark (params.yaml: data.synthetic)"; \
+	  $(BIN)/mgnb synth data --params params.yaml && $(BIN)/dvc add -q data; \
+	else echo "data/: using the dataset already there"; fi
+
+reproduce: data
+	$(BIN)/dvc repro
+	@echo "results: reports/summary.md"
+
+test: install
+	bash scripts/test.sh
+
+bench: data
+	$(BIN)/python scripts/bench.py
+
+# refresh requirements-lock.txt from the current .venv (after changing requirements in settings.ini)
+lock: install
+	{ sed -n '1,2p' requirements-lock.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^mgnb'; } > requirements-lock.new && mv requirements-lock.new requirements-lock.txt

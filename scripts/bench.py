@@ -1,0 +1,71 @@
+"""Benchmarks of the data path and the pipelines; writes reports/benchmarks.md (run: `make bench`).
+
+Measures, in one run on this machine: synthetic generation speed (smoke and default presets), ingestion speed of
+the generated data, and the wall time of the smoke and default pipelines (`dvc repro -f` in scratch copies of the
+working tree). Speed goals live here, never as timed assertions in tests."""
+import argparse, os, platform, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import pandas as pd
+
+from mgnb.data.ingest import ingest_miga2025
+from mgnb.data.synthetic import generate_benchmark, spec_from_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_path(preset: str, work: Path) -> dict:
+    raw, prepared = work / f"raw_{preset}", work / f"prepared_{preset}"
+    t = time.perf_counter(); truth = generate_benchmark(raw, spec_from_preset(preset), progress=False)
+    gen_s = time.perf_counter() - t
+    t = time.perf_counter(); rep = ingest_miga2025(raw, prepared, progress=False); ing_s = time.perf_counter() - t
+    n_video_frames = sum(sum(1 for _ in open(p)) for p in raw.glob("*/*_openpose.csv"))
+    return dict(preset=preset, clips=len(truth), videos=truth["video_id"].nunique(), video_frames=n_video_frames,
+                generate_s=gen_s, generate_clips_per_s=len(truth) / gen_s, generate_frames_per_s=n_video_frames / gen_s,
+                ingest_s=ing_s, ingest_clips_per_s=rep.n_clips / ing_s, ingest_frames_per_s=n_video_frames / ing_s)
+
+
+def pipeline(params_file: str, work: Path) -> float:
+    "Wall time of generating data + `dvc repro` in a scratch copy with the given parameter file."
+    scratch = work / ("pipe_" + Path(params_file).stem)
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for f in filter(None, files):
+        if (ROOT / f).is_file():
+            (scratch / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT / f, scratch / f)
+    shutil.copy(ROOT / params_file, scratch / "params.yaml")
+    for p in ("data", "data.dvc", "dvc.lock", "reports"): shutil.rmtree(scratch / p, ignore_errors=True) if (scratch / p).is_dir() else (scratch / p).unlink(missing_ok=True)
+    env = {**os.environ, "MGNB_PROGRESS": "0"}
+    run = lambda *cmd: subprocess.run(cmd, cwd=scratch, env=env, check=True, stdout=subprocess.DEVNULL)
+    run("dvc", "config", "--local", "core.no_scm", "true")
+    t = time.perf_counter()
+    run("mgnb", "--quiet", "synth", "data", "--params", "params.yaml"); run("dvc", "add", "-q", "data"); run("dvc", "repro")
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--skip-default-pipeline", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mgnb_bench_"))
+    try:
+        rows = [data_path(p, work) for p in ("smoke", "default")]
+        pipes = {"smoke (configs/smoke.yaml)": pipeline("configs/smoke.yaml", work)}
+        if not args.skip_default_pipeline: pipes["default (params.yaml)"] = pipeline("params.yaml", work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cpu = platform.processor() or platform.machine()
+    lines = ["# Benchmarks", "",
+             f"Written by `scripts/bench.py` (`make bench`) on {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}.", "",
+             "## Data path", "", pd.DataFrame(rows).to_markdown(index=False, floatfmt=".1f"), "",
+             "Generation includes rendering and H.264 encoding of every video frame and writing the 411-column skeleton CSV; "
+             "ingestion reads the skeleton and label files, probes each video's header and writes the prepared dataset.", "",
+             "## Pipelines (synthetic data generation + `dvc repro`, wall time)", "",
+             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in pipes.items()]).to_markdown(index=False, floatfmt=".0f"), ""]
+    out = ROOT / "reports" / "benchmarks.md"
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

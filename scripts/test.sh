@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The project's test command (`make test`; CI runs it through .ci/run). Checks, in order:
+#  1. nbdev_export leaves mgnb/ unchanged (library and notebooks agree);
+#  2. nbdev_clean leaves nbs/ unchanged (no outputs or metadata noise);
+#  3. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
+#  4. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy,
+#     so committed outputs are untouched.
+# It ends with the line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg MGNB_PROGRESS=0
+passed=0; failed=0; failures=()
+record() {  # record NAME STATUS
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS  $1"
+  else failed=$((failed + 1)); failures+=("$1"); echo "FAIL  $1"; fi
+}
+tree_hash() { find "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha1sum | sha1sum; }
+
+before=$(tree_hash mgnb); nbdev_export; after=$(tree_hash mgnb)
+[ "$before" == "$after" ]; s=$?
+[ $s -eq 0 ] || echo "nbdev_export changed mgnb/: the library was out of date with the notebooks (commit the export)"
+record "library in sync with notebooks (nbdev_export)" $s
+
+before=$(tree_hash nbs); nbdev_clean; after=$(tree_hash nbs)
+[ "$before" == "$after" ]; s=$?
+[ $s -eq 0 ] || echo "nbdev_clean changed nbs/: notebooks carried outputs or metadata (commit the cleaned notebooks)"
+record "notebooks clean (nbdev_clean)" $s
+
+python scripts/readme.py --check; record "README.md generated from nbs/index.ipynb" $?
+
+for nb in nbs/*.ipynb; do
+  start=$(date +%s)
+  nbdev_test --path "$nb" > /tmp/mgnb_test.log 2>&1; s=$?
+  [ $s -eq 0 ] || tail -40 /tmp/mgnb_test.log
+  record "nbdev_test $nb ($(( $(date +%s) - start ))s)" $s
+done
+
+scratch=$(mktemp -d)
+git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$scratch" 2>/dev/null
+(
+  set -e
+  cd "$scratch"
+  cp configs/smoke.yaml params.yaml
+  rm -rf data data.dvc dvc.lock reports
+  dvc config --local core.no_scm true
+  start=$(date +%s)
+  mgnb synth data --params params.yaml
+  dvc add -q data
+  dvc repro
+  python -c "import json; m = json.load(open('reports/metrics.json')); assert m['J']['test']['n'] > 0, m; print('smoke metrics:', {k: round(v, 3) for k, v in m['J']['test'].items()})"
+  test -s reports/summary.md
+  echo "smoke pipeline: $(( $(date +%s) - start ))s"
+) > /tmp/mgnb_smoke.log 2>&1; s=$?
+[ $s -eq 0 ] && tail -3 /tmp/mgnb_smoke.log || tail -60 /tmp/mgnb_smoke.log
+record "smoke pipeline (dvc repro, configs/smoke.yaml)" $s
+rm -rf "$scratch"
+
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
