@@ -9,14 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from mgnb.data.ingest import ingest_miga2025
-from mgnb.data.synthetic import generate_benchmark, spec_from_preset
+from mgnb.data.synthetic import generate_benchmark, synthetic_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_path(preset: str, work: Path) -> dict:
     raw, prepared = work / f"raw_{preset}", work / f"prepared_{preset}"
-    t = time.perf_counter(); truth = generate_benchmark(raw, spec_from_preset(preset), progress=False)
+    t = time.perf_counter(); truth = generate_benchmark(raw, synthetic_spec(preset), progress=False)
     gen_s = time.perf_counter() - t
     t = time.perf_counter(); rep = ingest_miga2025(raw, prepared, progress=False); ing_s = time.perf_counter() - t
     n_video_frames = sum(sum(1 for _ in open(p)) for p in raw.glob("*/*_openpose.csv"))
