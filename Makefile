@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mgnb-installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
+# torch threads spin-wait for each other by default, which costs 3-10x on a loaded 2-core machine
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: install reproduce smoke test data bench lock clean-build
 

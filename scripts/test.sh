@@ -8,7 +8,7 @@
 # It ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg MGNB_PROGRESS=0
+export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg MGNB_PROGRESS=0 OMP_WAIT_POLICY=PASSIVE
 passed=0; failed=0; failures=()
 record() {  # record NAME STATUS
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS  $1"
