@@ -3,7 +3,7 @@
 Measures, in one run on this machine: synthetic generation speed (smoke and default presets), ingestion speed of
 the generated data, and the wall time of the smoke and default pipelines (`dvc repro -f` in scratch copies of the
 working tree). Speed goals live here, never as timed assertions in tests."""
-import argparse, os, platform, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def data_path(preset: str, work: Path) -> dict:
     raw, prepared = work / f"raw_{preset}", work / f"prepared_{preset}"
-    t = time.perf_counter(); truth = generate_benchmark(raw, synthetic_spec(preset), progress=False)
+    t = time.perf_counter(); truth = generate_benchmark(raw, synthetic_spec(preset), progress=False, n_jobs=2)
     gen_s = time.perf_counter() - t
     t = time.perf_counter(); rep = ingest_miga2025(raw, prepared, progress=False); ing_s = time.perf_counter() - t
     n_video_frames = sum(sum(1 for _ in open(p)) for p in raw.glob("*/*_openpose.csv"))
@@ -59,37 +59,53 @@ def pose() -> pd.DataFrame | None:
     return benchmark_pose(str(video), copies=4, workers=2, repeats=3)
 
 
+def render(results: dict) -> str:
+    hm, ps = pd.DataFrame(results["heatmaps"]), results["pose"]
+    lines = ["# Benchmarks", "",
+             f"Written by `scripts/bench.py` (`make bench`) on {results['machine']}. " + results.get("conditions", ""), "",
+             "## Data path", "", pd.DataFrame(results["data_path"]).to_markdown(index=False, floatfmt=".1f"), "",
+             "Generation includes rendering and H.264 encoding of every video frame and writing the 411-column skeleton CSV "
+             "(videos rendered by 2 processes); ingestion reads the skeleton and label files, probes each video's header and "
+             "writes the prepared dataset.", "",
+             "## Heatmap rendering (PoseC3D semantics, 48 frames x 68 joints + limbs x 56x56, CPU)", "",
+             hm.to_markdown(index=False, floatfmt=".3g"), "",
+             "## Pose extraction (mediapipe Holistic, decode + pose + mapping + write)", "",
+             (pd.DataFrame(ps).to_markdown(index=False, floatfmt=".3g") if ps is not None else "skipped: the real clip was not found"), "",
+             "## Pipelines (wall time)", "",
+             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f"), ""]
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-default-pipeline", action="store_true",
                     help="do not rerun the default pipeline (about 30 minutes); give --default-seconds instead")
     ap.add_argument("--default-seconds", type=float,
                     help="wall time of a default `dvc repro` measured elsewhere (e.g. `time dvc repro` after `make data`)")
+    ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds)")
+    ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mgnb_bench_"))
-    try:
-        hm, ps = heatmaps(), pose()
-        rows = [data_path(p, work) for p in ("smoke", "default")]
-        pipes = {"smoke (configs/smoke.yaml)": pipeline("configs/smoke.yaml", work)}
-        if not args.skip_default_pipeline: pipes["default (params.yaml)"] = pipeline("params.yaml", work)
-        elif args.default_seconds: pipes["default (params.yaml): `dvc repro` only, timed by the caller"] = args.default_seconds
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    cpu = platform.processor() or platform.machine()
-    lines = ["# Benchmarks", "",
-             f"Written by `scripts/bench.py` (`make bench`) on {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}.", "",
-             "## Data path", "", pd.DataFrame(rows).to_markdown(index=False, floatfmt=".1f"), "",
-             "Generation includes rendering and H.264 encoding of every video frame and writing the 411-column skeleton CSV; "
-             "ingestion reads the skeleton and label files, probes each video's header and writes the prepared dataset.", "",
-             "## Heatmap rendering (PoseC3D semantics, 48 frames x 68 joints + limbs x 56x56, CPU)", "",
-             hm.to_markdown(index=False, floatfmt=".3g"), "",
-             "## Pose extraction (mediapipe Holistic, decode + pose + mapping + write)", "",
-             (ps.to_markdown(index=False, floatfmt=".3g") if ps is not None else "skipped: the real clip was not found"), "",
-             "## Pipelines (synthetic data generation + `dvc repro`, wall time)", "",
-             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in pipes.items()]).to_markdown(index=False, floatfmt=".0f"), ""]
-    out = ROOT / "reports" / "benchmarks.md"
-    out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    raw = ROOT / "reports" / "benchmarks.json"
+    if args.render_only:
+        results = json.loads(raw.read_text())
+    else:
+        work = Path(tempfile.mkdtemp(prefix="mgnb_bench_"))
+        try:
+            ps = pose()
+            results = dict(machine=f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}",
+                           heatmaps=heatmaps().to_dict("records"), pose=None if ps is None else ps.to_dict("records"),
+                           data_path=[data_path(p, work) for p in ("smoke", "default")],
+                           pipelines={"smoke (configs/smoke.yaml): generate data + `dvc repro`": pipeline("configs/smoke.yaml", work)})
+            if not args.skip_default_pipeline:
+                results["pipelines"]["default (params.yaml): generate data + `dvc repro`"] = pipeline("params.yaml", work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.default_seconds: results["pipelines"]["default (params.yaml): `dvc repro` after `make data`, timed by the caller"] = args.default_seconds
+    if args.conditions: results["conditions"] = args.conditions
+    raw.write_text(json.dumps(results, indent=1, default=float))
+    text = render(results)
+    (ROOT / "reports" / "benchmarks.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
