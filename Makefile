@@ -9,6 +9,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 # torch threads spin-wait for each other by default, which costs 3-10x on a loaded 2-core machine
 export OMP_WAIT_POLICY := PASSIVE
+# tqdm.auto warns (naming the venv path) when ipywidgets is absent; keep that out of the executed notebooks in reports/
+export PYTHONWARNINGS := ignore:IProgress not found
 
 .PHONY: install reproduce smoke test data bench lock clean-build
 
