@@ -60,8 +60,32 @@ def pose() -> pd.DataFrame | None:
     return benchmark_pose(str(video), copies=4, workers=2, repeats=3)
 
 
+def stage_times() -> pd.DataFrame:
+    "Wall time of each stage of the last `dvc repro` here, as papermill recorded it in the executed notebooks."
+    rows = []
+    for nb in sorted((ROOT / "reports" / "stages").glob("*.ipynb")):
+        meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
+        if meta.get("duration") is not None:
+            rows.append({"stage notebook": nb.stem, "wall time (s)": meta["duration"], "finished": meta.get("end_time", "")[:19]})
+    df = pd.DataFrame(rows)
+    if len(df): df.loc[len(df)] = {"stage notebook": "total", "wall time (s)": df["wall time (s)"].sum(), "finished": ""}
+    return df
+
+
+def crops() -> pd.DataFrame | None:
+    "Crop-cache pipeline speed (decode + saliency box + crop + resize + write) on the default prepared dataset."
+    try:
+        from mgnb.crops import benchmark_crops
+    except ImportError:
+        return None
+    prepared = ROOT / "build" / "prepared"
+    if not prepared.exists():
+        print("crop benchmark skipped: build/prepared missing (run `dvc repro ingest`)"); return None
+    return benchmark_crops(prepared)
+
+
 def render(results: dict) -> str:
-    hm, ps = pd.DataFrame(results["heatmaps"]), results["pose"]
+    hm, ps = pd.DataFrame(results.get("heatmaps", [])), results.get("pose")
     lines = ["# Benchmarks", "",
              f"Written by `scripts/bench.py` (`make bench`) on {results['machine']}. " + results.get("conditions", ""), "",
              "## Data path", "", pd.DataFrame(results["data_path"]).to_markdown(index=False, floatfmt=".1f"), "",
@@ -72,8 +96,12 @@ def render(results: dict) -> str:
              hm.to_markdown(index=False, floatfmt=".3g"), "",
              "## Pose extraction (mediapipe Holistic, decode + pose + mapping + write)", "",
              (pd.DataFrame(ps).to_markdown(index=False, floatfmt=".3g") if ps is not None else "skipped: the real clip was not found"), "",
+             "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
+             (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
-             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f"), ""]
+             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f"), "",
+             "## Stages of the last default `dvc repro` (from the executed notebooks in reports/stages/)", "",
+             (pd.DataFrame(results["stages"]).to_markdown(index=False, floatfmt=".0f") if results.get("stages") else "no executed stage notebooks"), ""]
     return "\n".join(lines)
 
 
@@ -85,22 +113,29 @@ def main():
                     help="wall time of a default `dvc repro` measured elsewhere (e.g. `time dvc repro` after `make data`)")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
+    ap.add_argument("--parts", default="heatmaps,pose,crops,data,smoke,default",
+                    help="what to measure now (comma-separated); the rest is kept from reports/benchmarks.json")
     args = ap.parse_args()
     raw = ROOT / "reports" / "benchmarks.json"
-    if args.render_only:
-        results = json.loads(raw.read_text())
-    else:
-        work = Path(tempfile.mkdtemp(prefix="mgnb_bench_"))
-        try:
-            ps = pose()
-            results = dict(machine=f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}",
-                           heatmaps=heatmaps().to_dict("records"), pose=None if ps is None else ps.to_dict("records"),
-                           data_path=[data_path(p, work) for p in ("smoke", "default")],
-                           pipelines={"smoke (configs/smoke.yaml): generate data + `dvc repro`": pipeline("configs/smoke.yaml", work)})
-            if not args.skip_default_pipeline:
-                results["pipelines"]["default (params.yaml): generate data + `dvc repro`"] = pipeline("params.yaml", work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    results = json.loads(raw.read_text()) if raw.exists() else {"pipelines": {}}
+    parts = set() if args.render_only else set(args.parts.split(","))
+    if args.skip_default_pipeline: parts.discard("default")
+    results["machine"] = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}"
+    work = Path(tempfile.mkdtemp(prefix="mgnb_bench_"))
+    try:
+        if "heatmaps" in parts: results["heatmaps"] = heatmaps().to_dict("records")
+        if "pose" in parts:
+            ps = pose(); results["pose"] = None if ps is None else ps.to_dict("records")
+        if "crops" in parts:
+            cr = crops(); results["crops"] = None if cr is None else cr.to_dict("records")
+        if "data" in parts: results["data_path"] = [data_path(p, work) for p in ("smoke", "default")]
+        if "smoke" in parts:
+            results["pipelines"]["smoke (configs/smoke.yaml): generate data + `dvc repro`"] = pipeline("configs/smoke.yaml", work)
+        if "default" in parts:
+            results["pipelines"]["default (params.yaml): generate data + `dvc repro`"] = pipeline("params.yaml", work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["stages"] = stage_times().to_dict("records")
     if args.default_seconds: results["pipelines"]["default (params.yaml): `dvc repro` after `make data`, timed by the caller"] = args.default_seconds
     if args.conditions: results["conditions"] = args.conditions
     raw.write_text(json.dumps(results, indent=1, default=float))
