@@ -75,13 +75,13 @@ def stage_times() -> pd.DataFrame:
 def crops() -> pd.DataFrame | None:
     "Crop-cache pipeline speed (decode + saliency box + crop + resize + write) on the default prepared dataset."
     try:
-        from mgnb.crops import benchmark_crops
+        from mgnb.crops import benchmark_cache
     except ImportError:
         return None
     prepared = ROOT / "build" / "prepared"
     if not prepared.exists():
         print("crop benchmark skipped: build/prepared missing (run `dvc repro ingest`)"); return None
-    return benchmark_crops(prepared)
+    return benchmark_cache(prepared, n_videos=4)
 
 
 def render(results: dict) -> str:

@@ -28,6 +28,8 @@ record "notebooks clean (nbdev_clean)" $s
 
 python scripts/readme.py --check; record "README.md generated from nbs/index.ipynb" $?
 
+python scripts/check_params.py; record "parameter sets valid (params.yaml, configs/)" $?
+
 for nb in nbs/*.ipynb; do
   start=$(date +%s)
   nbdev_test --path "$nb" > /tmp/mgnb_test.log 2>&1; s=$?

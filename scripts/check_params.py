@@ -1,0 +1,37 @@
+"""Check that every parameter set (params.yaml, configs/*.yaml) has the keys of params.yaml and that each stream's
+training knobs make a valid TrainConfig and a buildable model (on the meta device: no memory, no arithmetic)."""
+import sys
+from pathlib import Path
+
+import torch
+
+from mgnb.core import load_params, merge_params
+from mgnb.layouts import MGNB68
+from mgnb.streams import build_stream_model
+from mgnb.train import TrainConfig
+
+root = Path(__file__).resolve().parent.parent
+reference = load_params(root / "params.yaml")
+
+def keys(d, prefix=""):
+    return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) and k not in ("train", "overrides")
+                                      for x in keys(v, prefix + k + ".")}
+
+problems = []
+for path in [root / "params.yaml", *sorted((root / "configs").glob("*.yaml"))]:
+    p = load_params(path)
+    missing = keys(reference) - keys(p)
+    if missing: problems.append(f"{path.name}: missing {sorted(missing)}")
+    runs = {s: p["train"][s] for s in p["streams"]}
+    for s in p.get("ablate_loss", {}).get("streams", []):
+        runs[f"ablate_loss.{s}"] = merge_params(p["train"][s], p["ablate_loss"]["overrides"].get(s, {}))
+    for name, knobs in runs.items():
+        knobs = dict(knobs)
+        model, options = knobs.pop("model"), knobs.pop("model_options", None) or {}
+        try:
+            cfg = TrainConfig.from_dict(knobs)
+            with torch.device("meta"): build_stream_model(model, MGNB68, 32, cfg.preset, **options)
+        except Exception as e:
+            problems.append(f"{path.name}: train.{name}: {type(e).__name__}: {e}")
+print("\n".join(problems) or "every parameter set is valid")
+sys.exit(1 if problems else 0)
