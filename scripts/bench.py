@@ -99,7 +99,8 @@ def render(results: dict) -> str:
              "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
-             pd.DataFrame([{"parameter set": k, "wall time (s)": v} for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f"), "",
+             pd.DataFrame([{"parameter set": k, "wall time (s)": v, "peak memory in use (MiB)": results.get("peak_memory_mib", {}).get(k)}
+                           for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f", missingval="not measured"), "",
              "## Stages of the last default `dvc repro` (from the executed notebooks in reports/stages/)", "",
              (pd.DataFrame(results["stages"]).to_markdown(index=False, floatfmt=".0f") if results.get("stages") else "no executed stage notebooks"), ""]
     return "\n".join(lines)
@@ -111,6 +112,8 @@ def main():
                     help="do not rerun the default pipeline (about 30 minutes); give --default-seconds instead")
     ap.add_argument("--default-seconds", type=float,
                     help="wall time of a default `dvc repro` measured elsewhere (e.g. `time dvc repro` after `make data`)")
+    ap.add_argument("--default-peak-mib", type=float,
+                    help="peak memory in use (MemTotal - MemAvailable, minus the idle level) during that run, in MiB")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
     ap.add_argument("--parts", default="heatmaps,pose,crops,data,smoke,default",
@@ -136,7 +139,9 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["stages"] = stage_times().to_dict("records")
-    if args.default_seconds: results["pipelines"]["default (params.yaml): `dvc repro` after `make data`, timed by the caller"] = args.default_seconds
+    timed = "default (params.yaml): `dvc repro` after `make data`, timed by the caller"
+    if args.default_seconds: results["pipelines"][timed] = args.default_seconds
+    if args.default_peak_mib: results.setdefault("peak_memory_mib", {})[timed] = args.default_peak_mib
     if args.conditions: results["conditions"] = args.conditions
     raw.write_text(json.dumps(results, indent=1, default=float))
     text = render(results)

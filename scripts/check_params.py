@@ -17,11 +17,21 @@ def keys(d, prefix=""):
     return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) and k not in ("train", "overrides")
                                       for x in keys(v, prefix + k + ".")}
 
+import yaml
+cmpl_deps = {d.split("/")[-1] for d in yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["cmpl"]["deps"]
+             if d.startswith("build/train/")}
+
 problems = []
 for path in [root / "params.yaml", *sorted((root / "configs").glob("*.yaml"))]:
     p = load_params(path)
     missing = keys(reference) - keys(p)
     if missing: problems.append(f"{path.name}: missing {sorted(missing)}")
+    trained = set(p["streams"]) | set(p.get("rgb_streams", []))
+    for s in p["cmpl"]["streams"]:
+        if s not in trained: problems.append(f"{path.name}: cmpl.streams names {s}, which neither streams nor rgb_streams trains")
+        if s not in cmpl_deps: problems.append(f"{path.name}: cmpl.streams names {s}, but dvc.yaml's cmpl stage does not depend on build/train/{s}")
+    if p["ablate_loss"].get("design", "grid") not in ("grid", "one_at_a_time"):
+        problems.append(f"{path.name}: ablate_loss.design must be grid or one_at_a_time")
     runs = {s: p["train"][s] for s in p["streams"]}
     for s in p.get("ablate_loss", {}).get("streams", []):
         runs[f"ablate_loss.{s}"] = merge_params(p["train"][s], p["ablate_loss"]["overrides"].get(s, {}))

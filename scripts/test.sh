@@ -3,8 +3,8 @@
 #  1. nbdev_export leaves mgnb/ unchanged (library and notebooks agree);
 #  2. nbdev_clean leaves nbs/ unchanged (no outputs or metadata noise);
 #  3. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
-#  4. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy,
-#     so committed outputs are untouched.
+#  4. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy (a git repository of
+#     its own, so committed outputs are untouched), then one `dvc exp run -S` experiment on top of it.
 # It ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,16 +44,24 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
   cd "$scratch"
   cp configs/smoke.yaml params.yaml
   rm -rf data data.dvc dvc.lock reports
-  dvc config --local core.no_scm true
   start=$(date +%s)
+  git init -q .   # a repository of its own, so that `dvc exp run` works as it does for a user
   mgnb synth data --params params.yaml
   dvc add -q data
+  git add -A && git -c user.name=mgnb-test -c user.email=test@mgnb.invalid commit -qm "smoke baseline"
   dvc repro
-  python -c "import json; m = json.load(open('reports/metrics.json')); assert m['J']['test']['n'] > 0, m; print('smoke metrics:', {k: round(v, 3) for k, v in m['J']['test'].items()})"
+  python -c "import json; m = json.load(open('reports/metrics.json')); assert m['J']['test']['n'] > 0, m; assert m['final']['test']['n'] > 0, m; print('smoke metrics:', {k: round(v, 3) for k, v in m['J']['test'].items()})"
   test -s reports/summary.md
+  test -s reports/fusion/confusion_final.png
   echo "smoke pipeline: $(( $(date +%s) - start ))s"
+  # an experiment changing one knob (`dvc exp run -S`) reruns only the stages downstream of it
+  start=$(date +%s)
+  dvc exp run -S fuse.weight_step=0.5 > exp.log 2>&1 || { tail -30 exp.log; exit 1; }
+  grep -q "Running stage 'fuse'" exp.log && ! grep -q "Running stage 'train@" exp.log
+  dvc exp show --no-pager --csv | python -c "import csv, sys; rows = list(csv.DictReader(sys.stdin)); assert any(r.get('fuse.weight_step') == '0.5' and r['Experiment'] for r in rows), rows"
+  echo "dvc exp run -S fuse.weight_step=0.5: $(( $(date +%s) - start ))s"
 ) > /tmp/mgnb_smoke.log 2>&1; s=$?
-[ $s -eq 0 ] && tail -3 /tmp/mgnb_smoke.log || tail -60 /tmp/mgnb_smoke.log
+[ $s -eq 0 ] && tail -4 /tmp/mgnb_smoke.log || tail -60 /tmp/mgnb_smoke.log
 record "smoke pipeline (dvc repro, configs/smoke.yaml)" $s
 rm -rf "$scratch"
 
