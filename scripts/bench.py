@@ -99,8 +99,9 @@ def render(results: dict) -> str:
              "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
-             pd.DataFrame([{"parameter set": k, "wall time (s)": v, "peak memory in use (MiB)": results.get("peak_memory_mib", {}).get(k)}
-                           for k, v in results["pipelines"].items()]).to_markdown(index=False, floatfmt=".0f", missingval="not measured"), "",
+             pd.DataFrame([{"parameter set": k, "wall time (s)": f"{v:.0f}",
+                            "peak memory in use (MiB)": f"{results.get('peak_memory_mib', {})[k]:.0f}" if k in results.get("peak_memory_mib", {}) else "not measured"}
+                           for k, v in results["pipelines"].items()]).to_markdown(index=False, colalign=("left", "right", "right")), "",
              "## Stages of the last default `dvc repro` (from the executed notebooks in reports/stages/)", "",
              (pd.DataFrame(results["stages"]).to_markdown(index=False, floatfmt=".0f") if results.get("stages") else "no executed stage notebooks"), ""]
     return "\n".join(lines)
