@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 from mgnb.core import load_params, merge_params
 from mgnb.layouts import MGNB68
@@ -17,7 +18,6 @@ def keys(d, prefix=""):
     return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) and k not in ("train", "overrides")
                                       for x in keys(v, prefix + k + ".")}
 
-import yaml
 cmpl_deps = {d.split("/")[-1] for d in yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["cmpl"]["deps"]
              if d.startswith("build/train/")}
 

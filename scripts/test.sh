@@ -57,7 +57,9 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
   # an experiment changing one knob (`dvc exp run -S`) reruns only the stages downstream of it
   start=$(date +%s)
   dvc exp run -S fuse.weight_step=0.5 > exp.log 2>&1 || { tail -30 exp.log; exit 1; }
-  grep -q "Running stage 'fuse'" exp.log && ! grep -q "Running stage 'train@" exp.log
+  # explicit exits: `set -e` ignores a failure inside an && list and a negated command
+  grep -q "Running stage 'fuse'" exp.log || { echo "dvc exp run did not rerun fuse"; exit 1; }
+  if grep -q "Running stage 'train@" exp.log; then echo "dvc exp run retrained a stream"; exit 1; fi
   dvc exp show --no-pager --csv | python -c "import csv, sys; rows = list(csv.DictReader(sys.stdin)); assert any(r.get('fuse.weight_step') == '0.5' and r['Experiment'] for r in rows), rows"
   echo "dvc exp run -S fuse.weight_step=0.5: $(( $(date +%s) - start ))s"
 ) > /tmp/mgnb_smoke.log 2>&1; s=$?
