@@ -42,4 +42,4 @@ bench: data
 
 # refresh requirements-lock.txt from the current .venv (after changing requirements in settings.ini)
 lock: install
-	{ sed -n '1,2p' requirements-lock.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^mgnb'; } > requirements-lock.new && mv requirements-lock.new requirements-lock.txt
+	{ sed -n '1,3p' requirements-lock.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^mgnb'; } > requirements-lock.new && mv requirements-lock.new requirements-lock.txt

@@ -4,7 +4,7 @@
 #  2. nbdev_clean leaves nbs/ unchanged (no outputs or metadata noise);
 #  3. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
 #  4. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy (a git repository of
-#     its own, so committed outputs are untouched), then one `dvc exp run -S` experiment on top of it.
+#     its own, so committed outputs are untouched) and must fine-tune in CMPL, then one `dvc exp run -S` experiment on top of it.
 # It ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,8 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
   git add -A && git -c user.name=mgnb-test -c user.email=test@mgnb.invalid commit -qm "smoke baseline"
   dvc repro
   python -c "import json; m = json.load(open('reports/metrics.json')); assert m['J']['test']['n'] > 0, m; assert m['final']['test']['n'] > 0, m; print('smoke metrics:', {k: round(v, 3) for k, v in m['J']['test'].items()})"
+  # CMPL must select clips and fine-tune on them (smoke cmpl.tau is 0), or CI would not run that path
+  python -c "import pandas as pd; r = pd.read_csv('build/cmpl/rounds.csv'); f = pd.read_csv('build/cmpl/final.csv'); assert (r.pseudo > 0).all() and r.retrained.all(), r; assert f.logits.str.startswith('build/cmpl/').all(), f; print('smoke CMPL rounds:', r.to_dict('records'))"
   test -s reports/summary.md
   test -s reports/fusion/confusion_final.png
   echo "smoke pipeline: $(( $(date +%s) - start ))s"
