@@ -16,7 +16,7 @@ from .core import CLASS_NAMES, NUM_CLASSES, atomic_path
 # %% auto #0
 __all__ = ['GROUP_NAMES', 'confusion', 'per_class_f1', 'macro_f1', 'topk_accuracy', 'frequency_groups', 'group_f1', 'softmax',
            'reliability', 'ece', 'evaluate_scores', 'evaluate_splits', 'to_miga_id', 'write_submission',
-           'summarize_seeds']
+           'summarize_seeds', 'paired_bootstrap']
 
 # %% ../nbs/04_metrics.ipynb #50862cc1
 def _check(y_true, scores_or_pred):
@@ -153,3 +153,27 @@ def summarize_seeds(scores: pd.DataFrame, by: list[str], metrics: list[str], dig
     shown = num[by + ["seeds"]].copy()
     for m in metrics: shown[m] = [f"{a:.{digits}f} ± {b:.{digits}f}" for a, b in zip(num[f"{m}_mean"], num[f"{m}_std"])]
     return num, shown
+
+# %% ../nbs/04_metrics.ipynb #e254a25e
+def paired_bootstrap(y_true, pred_a, pred_b, metric=None, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Paired bootstrap of metric(A) − metric(B) over clips (and seeds). `pred_a`, `pred_b`: predicted labels `[N]` or
+    `[S, N]` (row k of A paired with row k of B: the same seed); `metric(y, pred)` defaults to `macro_f1`.
+    Returns the observed difference (mean over seeds), the `level` interval, the fraction of resamples in which A
+    is better, and the verdict: `held` (interval above 0), `not held` (below 0) or `undecided`."""
+    metric = metric or macro_f1
+    y = np.asarray(y_true)
+    a, b = np.atleast_2d(np.asarray(pred_a)), np.atleast_2d(np.asarray(pred_b))
+    if a.shape != b.shape or a.shape[1] != len(y):
+        raise ValueError(f"paired predictions must have the same shape [S, {len(y)}], got {a.shape} and {b.shape}")
+    s_n, n = a.shape
+    observed = float(np.mean([metric(y, a[s]) - metric(y, b[s]) for s in range(s_n)]))
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = rng.integers(0, n, n)
+        seeds = rng.integers(0, s_n, s_n) if s_n > 1 else [0]
+        diffs[i] = np.mean([metric(y[idx], a[s, idx]) - metric(y[idx], b[s, idx]) for s in seeds])
+    low, high = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    verdict = "held" if low > 0 else "not held" if high < 0 else "undecided"
+    return dict(diff=observed, low=float(low), high=float(high), p_better=float((diffs > 0).mean()), seeds=s_n,
+                clips=n, verdict=verdict)

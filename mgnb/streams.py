@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data.clips import SkeletonClips
+from .data.clips import SkeletonClips, few_per_class
 from .heatmaps import fit_to_grid, heatmap_channels, render_heatmaps
 from .layouts import KeypointLayout
 from .models.posec3d import build_posec3d
@@ -77,12 +77,19 @@ class TrainJob:
     init_from: str | None = None                # CMPL: fine-tune from this checkpoint
 
 def train_job(job: TrainJob, progress: bool = False) -> dict:
-    "Run one `TrainJob` in this process; returns its final history record and logits path."
+    "Run one `TrainJob` in this process; returns its final history record and logits path. `params` may hold `train_per_class` (at most that many train clips per class, see `few_per_class`)."
     from mgnb.data.ingest import load_prepared
     from mgnb.train import TrainConfig, train_stream
     p = dict(job.params)
     name, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
     ds = load_prepared(job.dataset) if isinstance(job.dataset, (str, os.PathLike)) else job.dataset
+    per_class = p.pop("train_per_class", None)   # a small-data experiment: at most this many train clips per class
+    if per_class: ds = few_per_class(ds, int(per_class), seed=int(p.get("seed", 0)))
+    if name == "logreg":   # the linear baseline: fitted, not trained by epochs; `seed` does not change it
+        from mgnb.models.linear import fit_linear_baseline
+        p.pop("seed", None)
+        result = fit_linear_baseline(ds, job.out_dir, stream=job.stream, **p)
+        return {"out_dir": job.out_dir, "logits": result["logits"], **result["history"][-1]}
     if crops is not None:
         from mgnb.crops import VideoClips
         clips = partial(VideoClips, cache_dir=crops)

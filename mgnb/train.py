@@ -24,7 +24,8 @@ from .data.clips import SkeletonClips
 from .losses import ModelWithLoss, TailAwareLoss, class_weights
 
 # %% auto #0
-__all__ = ['save_logits', 'load_logits', 'TrainConfig', 'pick_device', 'dist_env', 'predict', 'training_rows', 'train_stream']
+__all__ = ['save_logits', 'load_logits', 'TrainConfig', 'make_optimizer', 'pick_device', 'dist_env', 'predict', 'training_rows',
+           'train_stream']
 
 # %% ../nbs/07_train.ipynb #0e90c358
 def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | None = None) -> Path:
@@ -62,6 +63,12 @@ class TrainConfig:
     ose: str = "orthogonal"           # Orthogonal Semantic Embedding term: none | semantic | orthogonal
     ose_lambda: float = 0.5           # its weight λ
     eval_each_epoch: bool = True      # val metrics after every epoch (False: only the final predictions, for grids of short runs)
+    eval_every: int = 1               # ... with eval_each_epoch: after every `eval_every`-th epoch (and the last)
+    optimizer: str = "adamw"          # adamw | sgd (SGD with `momentum`, Nesterov when `nesterov`: ST-GCN++/PoseC3D's recipe)
+    momentum: float = 0.9
+    nesterov: bool = True
+    flip_prob: float = 0.5            # training augmentation: mirror probability (0 for lateralised classes)
+    scale_jitter: float = 0.1         # ... and relative scale jitter (skeletons) or crop-scale range (RGB)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -69,6 +76,16 @@ class TrainConfig:
         unknown = set(d) - names
         if unknown: raise KeyError(f"unknown training parameters {sorted(unknown)}; known: {sorted(names)}")
         return cls(**d)
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The run's optimiser (timm's `create_optimizer_v2`, which exempts biases and norm parameters from weight decay):
+    AdamW, or SGD with momentum (Nesterov when `cfg.nesterov`) as ST-GCN++ and PoseC3D train in pyskl."""
+    from timm.optim import create_optimizer_v2
+    if cfg.optimizer == "adamw": return create_optimizer_v2(model, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return create_optimizer_v2(model, "sgd" if cfg.nesterov else "momentum", lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}: adamw or sgd")
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name == "auto": name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -129,7 +146,8 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     if cfg.threads: torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     rows, labels = training_rows(dataset.index, pseudo_labels)
-    train_ds = clips(dataset, rows, cfg.clip_len, train=True, seed=cfg.seed, labels=labels)
+    train_ds = clips(dataset, rows, cfg.clip_len, train=True, seed=cfg.seed, labels=labels, flip_prob=cfg.flip_prob,
+                     scale_jitter=cfg.scale_jitter)
     if len(train_ds) == 0: raise ValueError("the dataset has no train clips")
     views = lambda split: [clips(dataset, split, cfg.clip_len, n_views=cfg.test_views, view=v)
                            for v in range(cfg.test_views)]
@@ -138,9 +156,8 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     counts = np.bincount(train_ds.labels[train_ds.labels >= 0], minlength=NUM_CLASSES)
     crit = TailAwareLoss(backbone.num_features, cfg.ose, cfg.ose_lambda, class_weights(counts, cfg.class_weight_power))
     model = ModelWithLoss(backbone, crit).to(device)   # one module: the optimiser, checkpoints and DDP see the OSE head
-    from timm.optim import create_optimizer_v2
     from timm.scheduler import CosineLRScheduler
-    opt = create_optimizer_v2(model, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     steps = max(1, -(-len(train_ds) // cfg.batch_size))
     sched = CosineLRScheduler(opt, t_initial=cfg.epochs * steps, warmup_t=int(cfg.warmup_epochs * steps),
                               warmup_lr_init=cfg.lr * 0.01, lr_min=cfg.lr * 0.01, t_in_epochs=False)
@@ -183,11 +200,12 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
         if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
         rec = {"epoch": epoch, "train_loss": float(mean_loss), "lr": opt.param_groups[0]["lr"]}
         if rank == 0:
-            if len(y_val) and (cfg.eval_each_epoch or epoch == cfg.epochs - 1):
+            if len(y_val) and ((cfg.eval_each_epoch and (epoch + 1) % cfg.eval_every == 0) or epoch == cfg.epochs - 1):
                 from mgnb.metrics import macro_f1
                 z = predict(model, val_views, cfg, device)
                 if epoch == cfg.epochs - 1: z_val = z
                 rec["val_macro_f1"] = macro_f1(y_val, z.argmax(1)); rec["val_top1"] = float((z.argmax(1) == y_val).mean())
+                rec["val_loss"] = float(nn.functional.cross_entropy(torch.from_numpy(z), torch.from_numpy(y_val).long()))
             with atomic_path(ckpt_path) as tmp:
                 torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                             "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history + [rec],

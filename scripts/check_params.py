@@ -1,5 +1,6 @@
 """Check that every parameter set (params.yaml, configs/*.yaml) has the keys of params.yaml and that each stream's
 training knobs make a valid TrainConfig and a buildable model (on the meta device: no memory, no arithmetic)."""
+import inspect
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import yaml
 
 from mgnb.core import load_params, merge_params
 from mgnb.layouts import MGNB68
+from mgnb.models.linear import fit_linear_baseline
 from mgnb.streams import build_stream_model
 from mgnb.train import TrainConfig
 
@@ -38,6 +40,11 @@ for path in [root / "params.yaml", *sorted((root / "configs").glob("*.yaml"))]:
     for name, knobs in runs.items():
         knobs = dict(knobs)
         model, options = knobs.pop("model"), knobs.pop("model_options", None) or {}
+        knobs.pop("train_per_class", None)
+        if model == "logreg":   # the linear baseline takes fit_linear_baseline's arguments, not a TrainConfig
+            unknown = set(knobs) - set(inspect.signature(fit_linear_baseline).parameters) - {"seed"}
+            if unknown: problems.append(f"{path.name}: train.{name}: unknown linear-baseline parameters {sorted(unknown)}")
+            continue
         try:
             cfg = TrainConfig.from_dict(knobs)
             with torch.device("meta"): build_stream_model(model, MGNB68, 32, cfg.preset, **options)

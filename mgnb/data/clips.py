@@ -16,7 +16,7 @@ from ..layouts import KeypointLayout, normalize_skeleton
 
 # %% auto #0
 __all__ = ['uniform_sample', 'main_person', 'flip_skeleton', 'select_rows', 'SkeletonClips', 'pd_to_int', 'InMemoryClips',
-           'toy_skeleton_dataset']
+           'toy_skeleton_dataset', 'ClipSubset', 'few_per_class']
 
 # %% ../../nbs/05_data.clips.ipynb #691702d8
 def uniform_sample(n_frames: int, clip_len: int, rng: np.random.Generator | None = None, offset: float = 0.5) -> np.ndarray:
@@ -119,3 +119,30 @@ def toy_skeleton_dataset(n_per_split=(48, 16, 16), n_frames: int = 40, seed: int
             arrays.append(kp.astype(np.float32)); rows.append(dict(clip_id=f"{split}{i}", split=split, label=y))
     index = pd.DataFrame(rows); index["label"] = index["label"].astype("Int64")
     return InMemoryClips(index, arrays, MGNB68)
+
+# %% ../../nbs/05_data.clips.ipynb #b13ef746
+@dataclass
+class ClipSubset:
+    "The clips of `dataset` at row positions `rows`, with the dataset interface (`index`, `keypoints(i)`, `layout`)."
+    dataset: object
+    rows: np.ndarray
+
+    def __post_init__(self):
+        self.rows = np.asarray(self.rows, int)
+        self.index = self.dataset.index.iloc[self.rows].reset_index(drop=True)
+        self.layout = self.dataset.layout
+
+    def keypoints(self, i: int) -> np.ndarray: return self.dataset.keypoints(int(self.rows[i]))
+
+def few_per_class(dataset, n: int, seed: int = 0) -> ClipSubset:
+    "Every val/test clip of `dataset` and at most `n` train clips per class, drawn with `seed` (train clips without a label are dropped)."
+    if n < 1: raise ValueError(f"train_per_class must be >= 1, got {n}")
+    idx = dataset.index
+    train = (idx["split"] == "train").to_numpy()
+    keep = ~train
+    rng = np.random.default_rng(seed)
+    y = pd_to_int(idx["label"], len(idx))
+    for c in np.unique(y[train & (y >= 0)]):
+        rows = np.flatnonzero(train & (y == c))
+        keep[rng.permutation(rows)[:n]] = True
+    return ClipSubset(dataset, np.flatnonzero(keep))

@@ -88,9 +88,12 @@ def load_video_weights(net: nn.Module, path: str | os.PathLike, head_keys=("head
 # %% ../../nbs/16_models.video.ipynb #24bb522b
 class VideoStream(nn.Module):
     """A torchvision video classifier as a stream: `backbone` is the network with its classifier replaced by the
-    identity (its forward ends in the pooled feature), `head` is dropout + that classifier."""
-    def __init__(self, net: nn.Module, dropout: float = 0.5):
+    identity (its forward ends in the pooled feature), `head` is dropout + that classifier. With `temporal_centre`
+    each clip's mean frame is subtracted first, so the network sees what moves, not the static look of the person
+    and the room (what differs most between subjects); off for Kinetics-400 weights, which expect plain frames."""
+    def __init__(self, net: nn.Module, dropout: float = 0.5, temporal_centre: bool = False):
         super().__init__()
+        self.temporal_centre = temporal_centre
         name = "head" if isinstance(net, SwinTransformer3d) else "fc"
         fc = getattr(net, name)
         setattr(net, name, nn.Identity())
@@ -99,6 +102,7 @@ class VideoStream(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != 3: raise ValueError(f"expected RGB clips [N, 3, T, H, W], got shape {tuple(x.shape)}")
+        if self.temporal_centre: x = x - x.mean(2, keepdim=True)
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.forward_features(x))
@@ -107,16 +111,16 @@ def _check_preset(presets: dict, preset: str, what: str):
     if preset not in presets: raise KeyError(f"unknown {what} preset {preset!r}: {sorted(presets)}")
 
 def build_swin(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
-               dropout: float = 0.5, **overrides) -> VideoStream:
+               dropout: float = 0.5, temporal_centre: bool = False, **overrides) -> VideoStream:
     """SW stream: `SwinTransformer3d` at a preset (`paper` = `swin3d_t`, `paper-b` = `swin3d_b`, `cpu-tiny`);
     `overrides` replace its arguments; `weights` a local torchvision state dict (Kinetics-400)."""
     _check_preset(SWIN_PRESETS, preset, "swin")
     net = SwinTransformer3d(**{**SWIN_PRESETS[preset], **overrides}, num_classes=num_classes)
     if weights is not None: load_video_weights(net, weights, ("head.weight", "head.bias"))
-    return VideoStream(net, dropout)
+    return VideoStream(net, dropout, temporal_centre)
 
 def build_r21(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
-              dropout: float = 0.5, **overrides) -> VideoStream:
+              dropout: float = 0.5, temporal_centre: bool = False, **overrides) -> VideoStream:
     """R21 stream: torchvision's `VideoResNet` with `Conv2Plus1D` blocks (`paper` = `r2plus1d_18`, built by
     torchvision's own constructor; `cpu-tiny` by `R2Plus1D`); `overrides` replace `R2Plus1D` arguments."""
     _check_preset(R21_PRESETS, preset, "r2plus1d")
@@ -126,7 +130,7 @@ def build_r21(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os
     else:
         net = R2Plus1D(**cfg, num_classes=num_classes)
     if weights is not None: load_video_weights(net, weights, ("fc.weight", "fc.bias"))
-    return VideoStream(net, dropout)
+    return VideoStream(net, dropout, temporal_centre)
 
 VIDEO_MODELS = {"swin": build_swin, "r2plus1d": build_r21}
 
