@@ -558,7 +558,9 @@ def _timed_startup(workers: int) -> tuple[float, float]:
 def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies: int = 4, workers: int = 2,
                    repeats: int = 3, tmp_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Median end-to-end frames/s of `extract_folder` with `workers` processes and with one (in-process), on `copies`
-    copies of `video` (its first `n_frames` frames when given). Per-run rows in `.attrs['runs']`."""
+    copies of `video` (its first `n_frames` frames when given), and where the time of a frame goes inside the
+    extraction (`decode_ms`, `holistic_ms`, `track_ms`: tracking, crops and mapping, `write_ms`; wall time in the
+    process that ran the video). Per-run rows in `.attrs['runs']`."""
     from mgnb.video import write_video
     root = Path(tempfile.mkdtemp(dir=tmp_dir, prefix="mgnb-pose-bench-"))
     try:
@@ -578,8 +580,9 @@ def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies
                 rep = extract_folder(src, root / f"out_{mode}_{r}", workers=w, progress=False)
                 wall, cpu = time.perf_counter() - t, _cpu_seconds() - c0
                 if len(rep.failures): raise RuntimeError(rep.summary())
+                parts = {f"{k}_ms": 1000 * rep.table[f"{k}_s"].sum() / frames for k in ("decode", "holistic", "track", "write")}
                 runs.append(dict(mode=mode, repeat=r, workers=w, frames=frames, wall_s=wall, frames_per_s=frames / wall,
-                                 cpu_ms_per_frame=1000 * cpu / frames, load1_before=load))
+                                 cpu_ms_per_frame=1000 * cpu / frames, load1_before=load, **parts))
         startup, startup_cpu = np.median([_timed_startup(workers) for _ in range(max(1, min(repeats, 2)))], axis=0)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -588,6 +591,7 @@ def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies
                                    wall_s=("wall_s", "median"), frames_per_s=("frames_per_s", "median"),
                                    min_frames_per_s=("frames_per_s", "min"), max_frames_per_s=("frames_per_s", "max"),
                                    cpu_ms_per_frame=("cpu_ms_per_frame", "median"),
+                                   **{k: (k, "median") for k in ("decode_ms", "holistic_ms", "track_ms", "write_ms")},
                                    load1_before=("load1_before", "median")).reindex(["sequential", "parallel"])
     med["startup_s"] = [0.0, startup]
     med["frames_per_s_no_startup"] = med.frames / (med.wall_s - med.startup_s).clip(lower=1e-9)
