@@ -222,17 +222,19 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
     t1 = torch.minimum(t0 + T, ed[src])
     o = torch.minimum(t0, lim - T)                                  # a tile sticking out of the grid moves back in
     tw, th = (int(v) for v in T)
+    # one gather for every per-limb quantity the tiles need
+    ax, ay, ex, ey, L, far, logw = torch.stack([a[:, 0], a[:, 1], e[:, 0], e[:, 1], L, far, logw], 1)[src].T.contiguous()
+    base = base[src]
     step = max(1, budget // (tw * th))
     for s in range(0, len(src), step):
-        sl, i = slice(s, s + step), src[s:s + step]
-        px, dx = _axis(o[sl, 0], t0[sl, 0], t1[sl, 0], a[i, 0], tw, c, far[i])
-        py, dy = _axis(o[sl, 1], t0[sl, 1], t1[sl, 1], a[i, 1], th, c, far[i])
-        ex, ey, Li = e[i, 0], e[i, 1], L[i]
-        along = (dy * ey)[:, None, :] + (dx * ex)[None]             # position along the limb, from a
-        cross = (dy * ex)[:, None, :] - (dx * ey)[None]             # distance to its line (signed)
-        over = along - torch.minimum(along, Li).clamp_min_(0)        # overshoot beyond a or b
-        val = torch.addcmul(logw[i], cross, cross, value=-1).addcmul_(over, over, value=-1).exp_()
-        _scatter_max(flat, base[i], py, px, val, W, single)
+        sl = slice(s, s + step)
+        px, dx = _axis(o[sl, 0], t0[sl, 0], t1[sl, 0], ax[sl], tw, c, far[sl])
+        py, dy = _axis(o[sl, 1], t0[sl, 1], t1[sl, 1], ay[sl], th, c, far[sl])
+        along = (dy * ey[sl])[:, None, :] + (dx * ex[sl])[None]      # position along the limb, from a
+        cross = (dy * ex[sl])[:, None, :] - (dx * ey[sl])[None]      # distance to its line (signed)
+        over = along - torch.minimum(along, L[sl]).clamp_min_(0)     # overshoot beyond a or b
+        val = torch.addcmul(logw[sl], cross, cross, value=-1).addcmul_(over, over, value=-1).exp_()
+        _scatter_max(flat, base[sl], py, px, val, W, single)
 
 def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joints: bool = True, limbs: bool = True,
                     double: bool = False, eps: float = POSEC3D_EPS, out: torch.Tensor | None = None,
