@@ -110,7 +110,7 @@ def render(results: dict) -> str:
              "## Pose extraction (mediapipe Holistic, decode + pose + mapping + write)", "",
              (pd.DataFrame(ps).to_markdown(index=False, floatfmt=".3g") if ps is not None else "skipped: the real clip was not found"), "",
              "Copies of `person_1080p.mp4` (1920x1080, two people), sequential in this process against 2 spawned workers. "
-             "`decode_ms`, `holistic_ms`, `track_ms` (gate, crops, mapping, opening video and graphs) and `write_ms`: "
+             "`decode_ms`, `holistic_ms`, `track_ms` (gate, crops, mapping; also opening the video, building graphs and, in a new worker, importing MediaPipe) and `write_ms`: "
              "where a frame's time goes, wall time inside the process that ran the video; `cpu_ms_per_frame`: CPU time "
              "of all processes; `frames_per_s_cpu_bound`: the rate that CPU work (less the workers' start-up) allows on "
              "2 free cores, which is the ceiling for 2 workers.", "",
