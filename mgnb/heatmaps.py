@@ -183,7 +183,7 @@ def _scatter_max(flat, base, py, px, val, W: int, single: bool):
 def _draw_joints(flat, a, w, base, sigma: float, H: int, W: int, budget: int, single: bool):
     "Joint maps (weight `w`) of the centres `a [S, 2]` on their windows, as separable patches."
     lim = torch.tensor([W, H], dtype=a.dtype, device=a.device)
-    st, ed = _windows(a, a, sigma, lim)
+    st, ed = (v.float() for v in _windows(a.double(), a.double(), sigma, lim.double()))   # windows as in the reference
     on = torch.nonzero((ed > st).all(1)).squeeze(1)                 # a window off the grid draws nothing
     if len(on) == 0: return
     a, w, base, st, ed = a[on], w[on], base[on], st[on], ed[on]
@@ -198,7 +198,9 @@ def _draw_joints(flat, a, w, base, sigma: float, H: int, W: int, budget: int, si
         _scatter_max(flat, base[sl], py, px, val, W, single)
 
 def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, tile: int, single: bool):
-    "Limb maps (weight `w`) of the segments `a → b` (each at least a pixel long) on their windows, tile by tile."
+    """Limb maps (weight `w`) of the segments `a → b` (each at least a pixel long) on their windows, tile by tile. The
+    per-limb and per-tile set-up runs in float64 (like the reference), the per-pixel work in float32."""
+    a, b = a.double(), b.double()
     lim = torch.tensor([W, H], dtype=a.dtype, device=a.device)
     st, ed = _windows(torch.minimum(a, b), torch.maximum(a, b), sigma, lim)
     on = torch.nonzero((ed > st).all(1)).squeeze(1)
@@ -208,7 +210,7 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
     u = b - a
     L = u.norm(dim=1)
     e, L, logw = u / L[:, None], L * c, torch.log(w)
-    # a masked pixel goes 2L + 20 units away from a: then it is at least 20 units (e^-400) from the segment
+    # a masked pixel goes 2L + 20 units away (from a point of the limb): then it is at least 20 units (e^-400) from it
     far = 2 * L + 20
     # cut each window into tiles (row by row); the last tile of a row or column ends at the window's end, so a
     # window of at least one tile has no pixel outside it, and one of less is alone in its plane (one person)
@@ -225,14 +227,21 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
     # one gather for every per-limb quantity the tiles need
     ax, ay, ex, ey, L, far, logw = torch.stack([a[:, 0], a[:, 1], e[:, 0], e[:, 1], L, far, logw], 1)[src].T.contiguous()
     base = base[src]
+    # offsets are taken from q, the point of the limb nearest the tile's centre, not from a: far from the grid, a
+    # would leave float32 offsets of 10⁴ px that cancel; q keeps them within a tile of the pixels that matter
+    tq = ((o[:, 0] + tw / 2 - ax) * ex + (o[:, 1] + th / 2 - ay) * ey).clamp_(min=0) * c
+    tq = torch.minimum(tq, L)
+    qx, qy = ax + ex * tq / c, ay + ey * tq / c
+    lo, hi = -tq, L - tq                                            # the limb's ends, seen from q
+    qx, qy, ex, ey, lo, hi, far, logw, o, t0, t1 = (v.float() for v in (qx, qy, ex, ey, lo, hi, far, logw, o, t0, t1))
     step = max(1, budget // (tw * th))
     for s in range(0, len(src), step):
         sl = slice(s, s + step)
-        px, dx = _axis(o[sl, 0], t0[sl, 0], t1[sl, 0], ax[sl], tw, c, far[sl])
-        py, dy = _axis(o[sl, 1], t0[sl, 1], t1[sl, 1], ay[sl], th, c, far[sl])
-        along = (dy * ey[sl])[:, None, :] + (dx * ex[sl])[None]      # position along the limb, from a
+        px, dx = _axis(o[sl, 0], t0[sl, 0], t1[sl, 0], qx[sl], tw, c, far[sl])
+        py, dy = _axis(o[sl, 1], t0[sl, 1], t1[sl, 1], qy[sl], th, c, far[sl])
+        along = (dy * ey[sl])[:, None, :] + (dx * ex[sl])[None]      # position along the limb, from q
         cross = (dy * ex[sl])[:, None, :] - (dx * ey[sl])[None]      # distance to its line (signed)
-        over = along - torch.minimum(along, L[sl]).clamp_min_(0)     # overshoot beyond a or b
+        over = along - torch.maximum(torch.minimum(along, hi[sl]), lo[sl])   # overshoot beyond a or b
         val = torch.addcmul(logw[sl], cross, cross, value=-1).addcmul_(over, over, value=-1).exp_()
         _scatter_max(flat, base[sl], py, px, val, W, single)
 
