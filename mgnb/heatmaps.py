@@ -247,14 +247,15 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
 
 def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joints: bool = True, limbs: bool = True,
                     double: bool = False, eps: float = POSEC3D_EPS, out: torch.Tensor | None = None,
-                    dtype: torch.dtype = torch.float32, device=None, budget: int = 2 ** 20,
+                    dtype: torch.dtype = torch.float32, device=None, budget: int | None = None,
                     tile: int | None = None) -> torch.Tensor:
     """Render keypoints `[N, M, T, V, 3]` (x, y in grid pixels, score) into heatmaps `[N, C, T, H, W]` by PoseC3D's
     rule (`GeneratePoseTarget`: ±3σ windows, limbs shorter than a pixel drawn as their start joint, scores below
     `eps` skipped): `C` = K joint channels, then L limb channels (`layout.edges`); maxima over persons. A single clip
     `[M, T, V, 3]` gives `[C, T, H, W]`. `double=True` appends the flipped copies (PoseC3D's test-time flip):
     `[2N, C, T, H, W]`, originals first. Runs where `kp` lives (or on `device`); `out` reuses a buffer; `budget`
-    (pixels per chunk) and `tile` (limb tile side) change speed and memory, never the result."""
+    (pixels per chunk: 2²⁰ on CPU, 2²⁴ on a GPU by default) and `tile` (limb tile side) change speed and memory,
+    never the result."""
     if not (joints or limbs): raise ValueError("render joints, limbs or both")
     kp = torch.as_tensor(kp if isinstance(kp, torch.Tensor) else np.asarray(kp, np.float32), device=device).float()
     single = kp.ndim == 4
@@ -272,6 +273,7 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
         if tuple(out.shape) != shape or out.device != dev or not out.is_contiguous():
             raise ValueError(f"out must be a contiguous {shape} tensor on {dev}, got {tuple(out.shape)} on {out.device}")
         out.zero_()
+    budget = budget or (2 ** 24 if dev.type == "cuda" else 2 ** 20)   # a GPU wants few, large launches
     x = kp.permute(0, 3, 2, 1, 4)                                   # [N, V, T, M, 3]: the output's order
     good = torch.isfinite(x[..., :2]).all(-1)
     centres, weights, bases = [], [], []                           # joint maps to draw (joints and short limbs)
