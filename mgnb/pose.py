@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -188,19 +188,28 @@ class PoseResult:
     restarts: int = 0
     reacquired: int = 0
     seconds: float = 0.0
+    expected_frames: int = 0    # frames the container's header declares (capped by `max_frames`); 0: not known
+    timings: dict = field(default_factory=dict)   # seconds spent decoding, in Holistic, tracking, writing (this run)
 
     @property
     def n_frames(self) -> int: return self.keypoints.shape[1]
 
+    @property
+    def missing_frames(self) -> int:
+        "Frames the header declares but the file did not deliver (a truncated or damaged video)."
+        return max(self.expected_frames - self.n_frames, 0)
+
     def stats(self) -> dict:
-        "Detection rates and tracker counts."
+        "Detection rates, tracker counts, frames missing against the header, and where the time went."
         f, n = self.flags, max(self.n_frames, 1)
         return dict(frames=self.n_frames, pose_rate=float((f & F_POSE > 0).sum() / n),
                     face_rate=float((f & F_FACE > 0).sum() / n), lhand_rate=float((f & F_LHAND > 0).sum() / n),
                     rhand_rate=float((f & F_RHAND > 0).sum() / n), rejected=int((f & F_REJECTED > 0).sum()),
                     crop_frames=int((f & F_CROP > 0).sum()), detached=int((f & F_DETACHED > 0).sum()),
                     restarts=self.restarts, reacquired=self.reacquired,
-                    seconds=round(self.seconds, 3), frames_per_s=round(self.n_frames / max(self.seconds, 1e-9), 2))
+                    seconds=round(self.seconds, 3), frames_per_s=round(self.n_frames / max(self.seconds, 1e-9), 2),
+                    expected_frames=self.expected_frames, missing_frames=self.missing_frames,
+                    **{f"{k}_s": round(v, 3) for k, v in self.timings.items()})
 
     def save(self, path: str | os.PathLike) -> Path:
         "Write an `.npz` atomically (see `load_pose`)."
@@ -211,7 +220,7 @@ class PoseResult:
                                 layout=np.array("mgnb68"), source=np.array(f"mediapipe-holistic {MP_VERSION} complexity 1"),
                                 video=np.array(self.video), restarts=np.int64(self.restarts),
                                 reacquired=np.int64(self.reacquired), seconds=np.float64(self.seconds),
-                                format_version=np.int64(FORMAT_VERSION))
+                                expected_frames=np.int64(self.expected_frames), format_version=np.int64(FORMAT_VERSION))
         return path
 
 def load_pose(path: str | os.PathLike) -> PoseResult:
@@ -221,7 +230,8 @@ def load_pose(path: str | os.PathLike) -> PoseResult:
         with np.load(path, allow_pickle=False) as z:
             if int(z["format_version"]) != FORMAT_VERSION: raise ValueError(f"format version {int(z['format_version'])}")
             r = PoseResult(z["keypoints"], z["flags"], float(z["fps"]), tuple(int(v) for v in z["img_shape"]),
-                           str(z["video"]), int(z["restarts"]), int(z["reacquired"]), float(z["seconds"]))
+                           str(z["video"]), int(z["restarts"]), int(z["reacquired"]), float(z["seconds"]),
+                           int(z["expected_frames"]) if "expected_frames" in z.files else 0)   # older files: unknown
     except Exception as e:
         raise BadInputError(path, f"not a pose file of this version ({type(e).__name__}: {e})") from e
     if r.keypoints.ndim != 4 or r.keypoints.shape[2:] != (68, 3) or r.keypoints.shape[1] != len(r.flags):
@@ -266,25 +276,44 @@ def _follow(crop, kp88: np.ndarray, scale: float, margin: float, frame_hw) -> tu
     return crop
 
 # %% ../nbs/13_pose.ipynb #c9630f93
+def _timed(frames, spent: dict, key: str):
+    "Yield from `frames`, adding the time spent producing each item to `spent[key]`."
+    frames = iter(frames)
+    while True:
+        tic = time.perf_counter()
+        try: item = next(frames)
+        except StopIteration: return
+        finally: spent[key] += time.perf_counter() - tic
+        yield item
+
 def extract_video(video: str | os.PathLike, out: str | os.PathLike | None = None, *, max_jump: float = 0.5,
                   max_speed: float = 1.0, reacquire_s: float = 2.0, crop_margin: float = 1.0, restart_every: int = 10,
                   max_part_offset: float = 0.5, raw: bool = False, max_frames: int | None = None) -> PoseResult:
     """Holistic on every frame of `video` (the first `max_frames` when given), following one main person and
     dropping detached face/hands (see above); mgnb68 keypoints `[1, T, 68, 3]` in pixels, written atomically to
-    `out` (.npz) when given. `raw=True` returns `[1, T, 88, 3]` mediapipe_holistic keypoints instead (not saved)."""
+    `out` (.npz) when given. `raw=True` returns `[1, T, 88, 3]` mediapipe_holistic keypoints instead (not saved).
+    Frames are decoded once, at the video's resolution, which Holistic's hand and face crops need (its models
+    resize their inputs themselves; a smaller frame costs it no less). The result records the frame count the
+    header declares (`expected_frames`; a truncated file decodes fewer, see `missing_frames`) and the seconds spent
+    decoding, in Holistic, tracking and mapping, and writing (`timings`)."""
     t0 = time.perf_counter()
     video = Path(video)
     info = video_info(video)
     fhw, fps = (info.height, info.width), info.fps if info.fps > 0 else 25.0
     out88, flags = [], []
+    spent = dict(decode=0.0, holistic=0.0)
     hol = new_holistic()
     track = None            # (anchors, scale, frame index, kp88) of the last accepted detection
     crop_mode, crop, last_restart, restarts, reacquired, had_track = False, None, -10**9, 0, 0, False
 
     def run(frame, box):
-        if box is None: return holistic_keypoints(hol.process(frame), fhw)
-        x0, y0, x1, y1 = box
-        return holistic_keypoints(hol.process(np.ascontiguousarray(frame[y0:y1, x0:x1])), (y1 - y0, x1 - x0), (x0, y0))
+        tic = time.perf_counter()
+        if box is None: res, hw, off = hol.process(frame), fhw, (0, 0)
+        else:
+            x0, y0, x1, y1 = box
+            res, hw, off = hol.process(np.ascontiguousarray(frame[y0:y1, x0:x1])), (y1 - y0, x1 - x0), (x0, y0)
+        spent["holistic"] += time.perf_counter() - tic
+        return holistic_keypoints(res, hw, off)
 
     def passes(kp, t):
         if track is None: return True
@@ -292,7 +321,8 @@ def extract_video(video: str | os.PathLike, out: str | os.PathLike | None = None
         return float(np.linalg.norm(_anchors(kp) - track[0], axis=1).mean()) <= allowed * track[1]
 
     try:
-        for t, frame in enumerate(iter_frames(video, 0, None if max_frames is None else max_frames - 1)):
+        frames = iter_frames(video, 0, None if max_frames is None else max_frames - 1)
+        for t, frame in enumerate(_timed(frames, spent, "decode")):
             if track is not None and (t - track[2]) / fps > reacquire_s:
                 # lost for too long: start over on the full frame; whoever is found next is a new track
                 track = None
@@ -327,9 +357,14 @@ def extract_video(video: str | os.PathLike, out: str | os.PathLike | None = None
         hol.close()
     if not out88: raise BadInputError(video, "no frame could be decoded")
     kp88 = np.stack(out88)[None]
+    expected = info.n_frames if max_frames is None else min(info.n_frames, max_frames)
     res = PoseResult(kp88 if raw else mediapipe_to_mgnb68(kp88), np.array(flags, np.uint8), fps, fhw, video.name,
-                     restarts, reacquired, time.perf_counter() - t0)
-    if out is not None and not raw: res.save(out)
+                     restarts, reacquired, time.perf_counter() - t0, expected)
+    # the rest of the loop: tracking, crops, mapping to mgnb68 (and opening the video and graphs)
+    res.timings = dict(decode=spent["decode"], holistic=spent["holistic"],
+                       track=res.seconds - spent["decode"] - spent["holistic"], write=0.0)
+    if out is not None and not raw:
+        tic = time.perf_counter(); res.save(out); res.timings["write"] = time.perf_counter() - tic
     return res
 
 # %% ../nbs/13_pose.ipynb #3094bbf8
@@ -368,7 +403,9 @@ def shard_items(items: Sequence, shard: str | tuple[int, int]) -> list:
 # %% ../nbs/13_pose.ipynb #18ee1b74
 @dataclass
 class ExtractReport:
-    "One row per video of the shard: status (`done`, `skipped`, `failed`), counts, and the error of each failure."
+    """One row per video of the shard: status (`done`, `short`, `skipped`, `failed`), counts, and the error of each
+    failure. `short`: extracted, but the video decoded fewer frames than its header declares (a truncated or damaged
+    file); a skipped output that is short keeps its `missing_frames`, so it is reported on every run."""
     table: pd.DataFrame
     out_dir: Path
     shard: tuple[int, int]
@@ -377,28 +414,38 @@ class ExtractReport:
     @property
     def failures(self) -> pd.DataFrame: return self.table[self.table.status == "failed"]
 
+    @property
+    def short(self) -> pd.DataFrame:
+        "Videos (extracted now or before) that decoded fewer frames than their header declares."
+        return self.table[self.table.missing_frames.fillna(0) > 0]
+
     def summary(self, max_rows: int = 20) -> str:
         c = self.table.status.value_counts()
-        done = self.table[self.table.status == "done"]
+        done = self.table[self.table.status.isin(["done", "short"])]
         frames = int(done.frames.sum()) if len(done) else 0
-        lines = [f"{self.out_dir} (shard {self.shard[0]}/{self.shard[1]}): {len(self.table)} videos: {c.get('done', 0)} "
-                 f"extracted, {c.get('skipped', 0)} already complete, {c.get('failed', 0)} failed; {frames} frames in "
+        lines = [f"{self.out_dir} (shard {self.shard[0]}/{self.shard[1]}): {len(self.table)} videos: "
+                 f"{c.get('done', 0) + c.get('short', 0)} extracted, {c.get('skipped', 0)} already complete, "
+                 f"{c.get('failed', 0)} failed, {len(self.short)} short of frames; {frames} frames in "
                  f"{self.seconds:.1f} s ({frames / max(self.seconds, 1e-9):.1f} frames/s)"]
         for r in self.failures.head(max_rows).itertuples(): lines.append(f"  failed {r.video}: {r.error}")
         if len(self.failures) > max_rows: lines.append(f"  ... {len(self.failures) - max_rows} more in the report CSV")
+        for r in self.short.head(max_rows).itertuples():
+            lines.append(f"  short {r.video}: {r.frames:.0f} of the {r.expected_frames:.0f} frames its header declares "
+                         f"were decoded (truncated or damaged file); the output holds {r.frames:.0f}")
+        if len(self.short) > max_rows: lines.append(f"  ... {len(self.short) - max_rows} more in the report CSV")
         return "\n".join(lines)
 
     __repr__ = __str__ = summary
 
-def _is_complete(path: Path) -> bool:
-    try: load_pose(path); return True
-    except BadInputError: return False
+def _complete(path: Path) -> PoseResult | None:
+    try: return load_pose(path)
+    except BadInputError: return None
 
 def _extract_task(video: str, out: str, kwargs: dict) -> dict:
     "One video, never raising: a row of the report."
     try:
         st = extract_video(video, out, **kwargs).stats()
-        return dict(video=video, output=out, status="done", error="", **st)
+        return dict(video=video, output=out, status="short" if st["missing_frames"] else "done", error="", **st)
     except Exception as e:  # any failure of this video is reported, the run goes on
         return dict(video=video, output=out, status="failed", error=f"{type(e).__name__}: {e}")
 
@@ -446,8 +493,9 @@ def extract_folder(videos: str | os.PathLike | Sequence[str | os.PathLike], out_
     rows, todo = [], []
     for v, key in items:
         o = out_dir / f"{key}.npz"
-        if not overwrite and o.exists() and _is_complete(o):
-            rows.append(dict(video=str(v), output=str(o), status="skipped", error=""))
+        if not overwrite and o.exists() and (old := _complete(o)) is not None:
+            rows.append(dict(video=str(v), output=str(o), status="skipped", error="", frames=old.n_frames,
+                             expected_frames=old.expected_frames, missing_frames=old.missing_frames))
         else: todo.append((str(v), str(o)))
     with tqdm(total=len(todo), desc=f"pose {i}/{n}", unit="video", disable=not progress) as bar:
         if workers <= 1 or len(todo) == 1:  # one process: no pool to start
@@ -455,8 +503,9 @@ def extract_folder(videos: str | os.PathLike | Sequence[str | os.PathLike], out_
                 rows.append(_extract_task(v, o, kwargs)); bar.update(1)
         elif todo:
             rows += _run_pool(todo, min(workers, len(todo)), kwargs, bar)
-    cols = ["video", "output", "status", "frames", "pose_rate", "face_rate", "lhand_rate", "rhand_rate", "rejected",
-            "crop_frames", "restarts", "reacquired", "seconds", "frames_per_s", "error"]
+    cols = ["video", "output", "status", "frames", "expected_frames", "missing_frames", "pose_rate", "face_rate",
+            "lhand_rate", "rhand_rate", "rejected", "crop_frames", "restarts", "reacquired", "seconds", "frames_per_s",
+            "decode_s", "holistic_s", "track_s", "write_s", "error"]
     table = pd.DataFrame(rows, columns=cols).sort_values("video", kind="stable").reset_index(drop=True)
     rep = ExtractReport(table, out_dir, (i, n), time.perf_counter() - t0)
     if len(table):
@@ -482,13 +531,13 @@ def add_pose_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 def main(argv: Sequence[str] | None = None) -> int:
-    "`mgnb pose`: extract mgnb68 skeletons from a folder of videos; returns 0, or 1 when a video failed."
+    "`mgnb pose`: extract mgnb68 skeletons from a folder of videos; returns 0, or 1 when a video failed or was short."
     args = add_pose_arguments(argparse.ArgumentParser(prog="mgnb pose", description=
                               "MediaPipe Holistic skeletons (mgnb68) for every video of a folder")).parse_args(argv)
     rep = extract_folder(args.videos, args.out, workers=args.workers, shard=args.shard, progress=not args.quiet,
                          overwrite=args.overwrite, max_jump=args.max_jump, reacquire_s=args.reacquire_s)
     print(rep.summary())
-    return 1 if len(rep.failures) else 0
+    return 1 if len(rep.failures) or len(rep.short) else 0
 
 # %% ../nbs/13_pose.ipynb #a531e9f2
 def _cpu_seconds() -> float:
@@ -509,7 +558,9 @@ def _timed_startup(workers: int) -> tuple[float, float]:
 def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies: int = 4, workers: int = 2,
                    repeats: int = 3, tmp_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Median end-to-end frames/s of `extract_folder` with `workers` processes and with one (in-process), on `copies`
-    copies of `video` (its first `n_frames` frames when given). Per-run rows in `.attrs['runs']`."""
+    copies of `video` (its first `n_frames` frames when given), and where the time of a frame goes inside the
+    extraction (`decode_ms`, `holistic_ms`, `track_ms`: tracking, crops and mapping, `write_ms`; wall time in the
+    process that ran the video). Per-run rows in `.attrs['runs']`."""
     from mgnb.video import write_video
     root = Path(tempfile.mkdtemp(dir=tmp_dir, prefix="mgnb-pose-bench-"))
     try:
@@ -529,8 +580,9 @@ def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies
                 rep = extract_folder(src, root / f"out_{mode}_{r}", workers=w, progress=False)
                 wall, cpu = time.perf_counter() - t, _cpu_seconds() - c0
                 if len(rep.failures): raise RuntimeError(rep.summary())
+                parts = {f"{k}_ms": 1000 * rep.table[f"{k}_s"].sum() / frames for k in ("decode", "holistic", "track", "write")}
                 runs.append(dict(mode=mode, repeat=r, workers=w, frames=frames, wall_s=wall, frames_per_s=frames / wall,
-                                 cpu_ms_per_frame=1000 * cpu / frames, load1_before=load))
+                                 cpu_ms_per_frame=1000 * cpu / frames, load1_before=load, **parts))
         startup, startup_cpu = np.median([_timed_startup(workers) for _ in range(max(1, min(repeats, 2)))], axis=0)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -539,6 +591,7 @@ def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies
                                    wall_s=("wall_s", "median"), frames_per_s=("frames_per_s", "median"),
                                    min_frames_per_s=("frames_per_s", "min"), max_frames_per_s=("frames_per_s", "max"),
                                    cpu_ms_per_frame=("cpu_ms_per_frame", "median"),
+                                   **{k: (k, "median") for k in ("decode_ms", "holistic_ms", "track_ms", "write_ms")},
                                    load1_before=("load1_before", "median")).reindex(["sequential", "parallel"])
     med["startup_s"] = [0.0, startup]
     med["frames_per_s_no_startup"] = med.frames / (med.wall_s - med.startup_s).clip(lower=1e-9)

@@ -13,7 +13,7 @@ of memory, a compile error) is reported in its row; the others still run. Sized 
 an H200 (most of it compilation); `--budget-s` stops starting new configurations after that many seconds.
 
 `--device cpu --preset cpu-tiny --frames 8 --size 64` runs the same code on CPU at a toy size (a smoke test of the
-script, not a benchmark)."""
+script, not a benchmark); `--no-swin` measures the heatmaps alone (e.g. `--device cpu --no-swin --batch-heatmaps 2`)."""
 import argparse
 import json
 import platform
@@ -148,11 +148,12 @@ def markdown(res: dict) -> str:
     out = head + (f"{res['when']}, {res['device_name']}, torch {res['torch']} (CUDA {res['cuda']}); "
                   f"`python scripts/gpu_bench.py`, {res['seconds']:.0f} s in all.\n\n")
     same = " = torchvision `swin3d_t`" if a["preset"] == "paper" else ""
-    out += (f"### SW training throughput (`{a['preset']}` preset{same}), "
-            f"{a['frames']}×{a['size']}×{a['size']}, batch {a['batch']}\n\n"
-            f"One step: forward, cross-entropy, backward, AdamW; {a['steps']} timed steps after {a['warmup']} untimed "
-            "(the warm-up includes compilation).\n\n")
-    out += _table(res["swin"], [("configuration", "configuration", ""), ("clips_per_s", "clips/s", ".2f"),
+    if res["swin"]:
+        out += (f"### SW training throughput (`{a['preset']}` preset{same}), "
+                f"{a['frames']}×{a['size']}×{a['size']}, batch {a['batch']}\n\n"
+                f"One step: forward, cross-entropy, backward, AdamW; {a['steps']} timed steps after {a['warmup']} untimed "
+                "(the warm-up includes compilation).\n\n")
+    out += "" if not res["swin"] else _table(res["swin"], [("configuration", "configuration", ""), ("clips_per_s", "clips/s", ".2f"),
                                 ("ms_per_step", "ms/step", ".1f"), ("speedup", "speed-up", ".2f"),
                                 ("peak_mem_gib", "peak GiB", ".1f"), ("warmup_s", "warm-up s", ".1f"),
                                 ("error", "error", "")]) + "\n"
@@ -182,6 +183,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=10, help="timed training steps per configuration")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation happens here)")
     p.add_argument("--no-heatmaps", dest="heatmaps", action="store_false", help="skip the heatmap rendering benchmark")
+    p.add_argument("--no-swin", dest="swin", action="store_false", help="skip the SW training benchmark (heatmaps only: ~1 min)")
     p.add_argument("--batch-heatmaps", type=int, default=32, help="clips rendered in the training-batch measurement")
     p.add_argument("--budget-s", type=float, default=360, help="start no new configuration after this many seconds")
     args = p.parse_args(argv)
@@ -198,7 +200,7 @@ def main(argv=None) -> int:
     res = dict(skipped=False, when=when, host=platform.node(), torch=torch.__version__, cuda=torch.version.cuda,
                device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
                args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
-    res["swin"] = swin_rows(args, device, t0 + args.budget_s)
+    res["swin"] = swin_rows(args, device, t0 + args.budget_s) if args.swin else []
     if args.heatmaps:
         try: res["heatmaps"] = heatmap_rows(args, device)
         except Exception as e: res["heatmaps"] = [dict(renderer="failed", error=f"{type(e).__name__}: {e}")]
