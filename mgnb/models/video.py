@@ -89,8 +89,9 @@ def load_video_weights(net: nn.Module, path: str | os.PathLike, head_keys=("head
 class VideoStream(nn.Module):
     """A torchvision video classifier as a stream: `backbone` is the network with its classifier replaced by the
     identity (its forward ends in the pooled feature), `head` is dropout + that classifier. With `temporal_centre`
-    each clip's mean frame is subtracted first, so the network sees what moves, not the static look of the person
-    and the room (what differs most between subjects); off for Kinetics-400 weights, which expect plain frames."""
+    each clip's mean frame is subtracted first (and the rest scaled to unit std), so the network sees what moves, not
+    the static look of the person and the room (what differs most between subjects); off for Kinetics-400 weights,
+    which expect plain frames."""
     def __init__(self, net: nn.Module, dropout: float = 0.5, temporal_centre: bool = False):
         super().__init__()
         self.temporal_centre = temporal_centre
@@ -102,7 +103,9 @@ class VideoStream(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != 3: raise ValueError(f"expected RGB clips [N, 3, T, H, W], got shape {tuple(x.shape)}")
-        if self.temporal_centre: x = x - x.mean(2, keepdim=True)
+        if self.temporal_centre:   # to unit std per clip: the motion is ~20x smaller than the frames, and a conv
+            x = x - x.mean(2, keepdim=True)   # bias followed by LayerNorm (Swin's patch embedding) would drown it
+            x = x / x.flatten(1).std(1).clamp_min(1e-6).view(-1, 1, 1, 1, 1)
         return self.backbone(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.forward_features(x))
