@@ -65,8 +65,9 @@ def iter_frames(path: str | os.PathLike, start: int = 0, end: int | None = None)
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25, crf: int = 23,
                 preset: str = "veryfast") -> Path:
-    """Encode RGB uint8 frames `[H, W, 3]` to H.264 mp4 (yuv420p), atomically. Single-threaded encoding so the
-    same frames give the same bytes."""
+    """Encode RGB uint8 frames `[H, W, 3]` to H.264 mp4 (yuv420p), atomically. Encoding is single-threaded, which
+    made repeated encodes byte-identical where we measured, but x264 promises that across neither builds, CPUs nor
+    runs (a CI run once saw the first frame differ): nothing may depend on the bytes — compare decoded frames."""
     import av
     from fractions import Fraction
     path = Path(path)
