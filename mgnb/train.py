@@ -24,7 +24,8 @@ from .data.clips import SkeletonClips
 from .losses import ModelWithLoss, TailAwareLoss, class_weights
 
 # %% auto #0
-__all__ = ['save_logits', 'load_logits', 'TrainConfig', 'pick_device', 'dist_env', 'predict', 'training_rows', 'train_stream']
+__all__ = ['save_logits', 'load_logits', 'TrainConfig', 'pick_device', 'dist_env', 'predict', 'training_rows', 'train_stream',
+           'save_checkpoint', 'load_checkpoint', 'check_config', 'check_finite_loss']
 
 # %% ../nbs/07_train.ipynb #0e90c358
 def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | None = None) -> Path:
@@ -103,7 +104,8 @@ def training_rows(index: pd.DataFrame, pseudo_labels: pd.DataFrame | None = None
 
 def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_model, stream: str = "J",
                  live_dir: str | os.PathLike | None = None, progress: bool = True, callbacks=(), clips=SkeletonClips,
-                 pseudo_labels: pd.DataFrame | None = None, init_from: str | os.PathLike | None = None) -> dict:
+                 pseudo_labels: pd.DataFrame | None = None, init_from: str | os.PathLike | None = None,
+                 restart: bool = False) -> dict:
     """Train `build_model(layout, num_classes, preset)` (e.g. a partial of `mgnb.streams.build_stream_model`) on the train split of a prepared `dataset` with the
     tail-aware loss of `08_losses` (class weights with exponent `class_weight_power`, OSE variant `ose`), resuming
     from `out_dir/checkpoint.pt` when present; write `out_dir/logits.npz` for val and test and return the history.
@@ -117,9 +119,11 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
 
     `clips` is the dataset class that turns clips into model inputs (`SkeletonClips`; an RGB stream passes its own
     with the same constructor). `pseudo_labels` (a CMPL pseudo set: clip_id, label) adds those test clips to
-    training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning)."""
+    training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning).
+    `restart` deletes `out_dir/checkpoint.pt` first (a corrupted or unwanted checkpoint) and trains afresh."""
     import torch.distributed as dist
     from torch.utils.data.distributed import DistributedSampler
+    check_config(cfg)
     rank, world, local_rank = dist_env()
     device = pick_device(cfg.device, local_rank)
     if world > 1 and not dist.is_initialized():
@@ -150,12 +154,15 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     pseudo_key = None if pseudo_labels is None else hashlib.sha1(
         pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
     cfg_dict.update(pseudo_labels=pseudo_key, init_from=None if init_from is None else str(init_from))
+    if restart and rank == 0: ckpt_path.unlink(missing_ok=True)
+    if world > 1 and restart: dist.barrier()
     if init_from is not None and not ckpt_path.exists():
-        model.load_state_dict(torch.load(init_from, map_location=device, weights_only=False)["model"])
+        model.load_state_dict(load_checkpoint(init_from, device)["model"])
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck["config"] != cfg_dict:
-            raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it to start afresh")
+        ck = load_checkpoint(ckpt_path, device)
+        if ck.get("config") != cfg_dict:
+            raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it or rerun with "
+                             "--restart (restart=True) to start afresh")
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["torch_rng"]); history, start = ck["history"], ck["epoch"] + 1
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 else model
@@ -179,6 +186,7 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             sched.step_update(epoch * steps + step + 1)
             losses.append(loss.item())
+            check_finite_loss(losses[-1], epoch, step, stream)
         mean_loss = torch.tensor(float(np.mean(losses)), dtype=torch.float64)
         if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
         rec = {"epoch": epoch, "train_loss": float(mean_loss), "lr": opt.param_groups[0]["lr"]}
@@ -188,10 +196,9 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
                 z = predict(model, val_views, cfg, device)
                 if epoch == cfg.epochs - 1: z_val = z
                 rec["val_macro_f1"] = macro_f1(y_val, z.argmax(1)); rec["val_top1"] = float((z.argmax(1) == y_val).mean())
-            with atomic_path(ckpt_path) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                            "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history + [rec],
-                            "config": cfg_dict}, tmp)
+            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                        "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                                        "epoch": epoch, "history": history + [rec], "config": cfg_dict})
             if live is not None:
                 for k, v in rec.items():
                     if k != "epoch": live.log_metric(k, v)
@@ -212,3 +219,65 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
         with atomic_path(out_dir / "history.csv") as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
     if world > 1: dist.barrier()
     return result
+
+# %% ../nbs/07_train.ipynb #1d87a713
+from .core import BadInputError
+
+def _plain(o):
+    "`o` with numpy scalars and arrays turned into Python numbers and lists (what `weights_only=True` admits)."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
+    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, np.ndarray): return o.tolist()
+    return o
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    "Write a training checkpoint atomically; `config` and `history` are stored as plain Python values."
+    state = {**state, **{k: _plain(state[k]) for k in ("config", "history") if k in state}}
+    with atomic_path(path) as tmp: torch.save(state, tmp)
+    return Path(path)
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a checkpoint with `weights_only=True` (tensors, numbers, strings and containers only: no code runs).
+    A missing, truncated, corrupted or unsafe file is a `BadInputError` naming it."""
+    path = Path(path)
+    if not path.is_file(): raise BadInputError(path, "checkpoint is missing")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:   # truncated zip, foreign pickle, objects that weights_only refuses
+        raise BadInputError(path, f"unreadable or unsafe checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                            "delete it or rerun with --restart (restart=True) to train afresh") from e
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise BadInputError(path, "not an mgnb checkpoint (no 'model' state); rerun with --restart to train afresh")
+    return ck
+
+_POSITIVE = ("epochs", "batch_size", "clip_len", "test_views", "lr")
+_NON_NEGATIVE = ("weight_decay", "warmup_epochs", "num_workers", "threads", "ose_lambda", "class_weight_power")
+
+def check_config(cfg) -> None:
+    """Refuse a training configuration that would crash late or train nonsense: each field must have the type of its
+    default (an int where an int is expected, a finite number where a float is), counts and rates must be positive,
+    `ose` one of none/semantic/orthogonal. Raises `ValueError` naming every bad field."""
+    import math
+    bad = []
+    for f in dataclasses.fields(cfg):
+        v, d = getattr(cfg, f.name), f.default
+        if d is dataclasses.MISSING or d is None: continue
+        if isinstance(d, bool): ok = isinstance(v, bool)
+        elif isinstance(d, int): ok = isinstance(v, int) and not isinstance(v, bool)
+        elif isinstance(d, float): ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        elif isinstance(d, str): ok = isinstance(v, str)
+        else: ok = True
+        if not ok: bad.append(f"{f.name}={v!r} (expected {type(d).__name__})"); continue
+        if f.name in _POSITIVE and v <= 0: bad.append(f"{f.name}={v!r} (must be > 0)")
+        if f.name in _NON_NEGATIVE and v < 0: bad.append(f"{f.name}={v!r} (must be >= 0)")
+    if getattr(cfg, "ose", "none") not in ("none", "semantic", "orthogonal"):
+        bad.append(f"ose={cfg.ose!r} (none, semantic or orthogonal)")
+    if bad: raise ValueError("invalid training parameters: " + "; ".join(bad))
+
+def check_finite_loss(value: float, epoch: int, step: int, stream: str = "") -> None:
+    "Stop training on a NaN or infinite loss, naming the epoch and batch (the last checkpoint stays as it was)."
+    import math
+    if not math.isfinite(value):
+        raise FloatingPointError(f"train {stream}: loss is {value} at epoch {epoch}, batch {step}; the inputs or the "
+                                 "learning rate are at fault (the checkpoint of the last finished epoch is kept)")
