@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..core import CLASS_NAMES, NUM_CLASSES, BadInputError, SkipLog, atomic_path, load_json, save_json
 from ..layouts import (MGNB68, MGNB68_FROM_OPENPOSE137, OPENPOSE137, OPENPOSE22, OPENPOSE22_FROM_OPENPOSE137,
                           KeypointLayout, layout_by_name, select_joints)
-from ..video import video_info
+from ..video import decodable_frames, video_info
 
 # %% auto #0
 __all__ = ['SPLITS', 'FORMAT_VERSION', 'INDEX_COLUMNS', 'class_index', 'read_labels', 'read_skeleton', 'check_subjects',
@@ -394,15 +394,17 @@ class PreparedDataset:
         return np.ascontiguousarray(self.kp[self._off[i]: self._off[i] + self._n[i]].transpose(1, 0, 2, 3))
 
 def _check_finite(kp: np.ndarray, file: Path, idx: pd.DataFrame, chunk: int = 1 << 16):
-    "Refuse NaN/inf keypoints (ingestion never writes them: the file was altered), naming the first clip."
+    """Refuse NaN/inf keypoints and coordinates beyond ±1e6 pixels (ingestion writes neither: the file was altered),
+    naming the first clip."""
     for a in range(0, len(kp), chunk):
-        bad = ~np.isfinite(kp[a:a + chunk]).all(axis=(1, 2, 3))
+        x = kp[a:a + chunk]
+        bad = ~(np.isfinite(x).all(axis=(1, 2, 3)) & (np.abs(x[..., :2]) <= 1e6).all(axis=(1, 2, 3)))
         if bad.any():
             frame = a + int(np.argmax(bad))
             ends = (idx.kp_offset + idx.n_frames).to_numpy() if {"kp_offset", "n_frames"} <= set(idx.columns) else np.array([])
             i = int(np.searchsorted(ends, frame, side="right"))
             clip = f"clip {idx.clip_id.iloc[i]!r}, " if i < len(idx) else ""
-            raise BadInputError(file, f"{clip}frame row {frame}: non-finite keypoint values (NaN or inf)")
+            raise BadInputError(file, f"{clip}frame row {frame}: non-finite (NaN, inf) or absurd (beyond 1e6) keypoint values")
 
 def load_prepared(path: str | os.PathLike) -> PreparedDataset:
     "Open a prepared folder, checking its manifest against its files (`BadInputError` naming the file on mismatch)."
@@ -553,7 +555,12 @@ def _ingest_videos(raw: Path, out_dir, raw_layout: str, videos: list[_VideoFiles
                 for k in labels.k: log.add(e.file, f"{e.problem}; clip skipped", row=e.row, item=f"{v.vid}_{k}")
                 continue
             kp = select_joints(kp, jmap)[:, None]  # [T, M=1, V, 3]
-            n_video = info.n_frames if info is not None else None
+            n_video = None
+            if info is not None:   # a truncated file keeps its header's frame count: count what decodes
+                n_video = decodable_frames(v.video, info)
+                if n_video < info.n_frames:
+                    log.add(v.video, f"the header says {info.n_frames} frames but only {n_video} decode (a truncated "
+                                     f"file?); clips past frame {n_video - 1} are skipped", item=v.vid, action="flagged")
             for r in labels.itertuples(index=False):
                 cid = f"{v.vid}_{r.k}"
                 problem = None
