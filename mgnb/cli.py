@@ -46,8 +46,13 @@ def _cmd_ingest(args):
     print(rep.summary())
 
 def _parse_value(v: str):
+    "A `--set` value as YAML reads it, except that numbers YAML 1.1 leaves as text (`1e-3`, `1e30`) become floats."
     import yaml
-    return yaml.safe_load(v)
+    x = yaml.safe_load(v)
+    if isinstance(x, str):
+        try: return float(x) if x.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity") else x
+        except ValueError: return x
+    return x
 
 _MODELS = ("tcn", "stgcn", "posec3d", "swin", "r2plus1d")
 

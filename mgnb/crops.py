@@ -353,6 +353,7 @@ def _cache_video(video: str, clips: list[dict], out: str, size: int, frames: int
     small = {c["clip_id"]: [] for c in clips}
     kept = {c["clip_id"]: {} for c in clips}
     rows, open_clips, nxt = [], [], 0
+    t = clips[0]["start"] - 1                                        # the last frame decoded
     try:
         for t, f in enumerate(iter_frames(video, clips[0]["start"], max(c["end"] for c in clips)), start=clips[0]["start"]):
             while nxt < len(clips) and clips[nxt]["start"] <= t: open_clips.append(clips[nxt]); nxt += 1
@@ -369,8 +370,12 @@ def _cache_video(video: str, clips: list[dict], out: str, size: int, frames: int
         done = {r["clip_id"] for r in rows}
         return rows + [dict(clip_id=c["clip_id"], video_id=c["video_id"], status="failed", error=err,
                             img_w=c["frame_hw"][1], img_h=c["frame_hw"][0], seconds=0.0) for c in clips if c["clip_id"] not in done]
-    # clips that run past the end of the video: crop what there is
-    return rows + [_finish_clip(c, small.pop(c["clip_id"]), kept.pop(c["clip_id"]), out, size, p, layout)
+    # clips that run past the end of the video: it is shorter than the index says (truncated or replaced since
+    # ingestion, which skips such clips): each fails with the reason rather than being cropped from fewer frames
+    return rows + [dict(clip_id=c["clip_id"], video_id=c["video_id"], status="failed", img_w=c["frame_hw"][1],
+                        img_h=c["frame_hw"][0], seconds=0.0,
+                        error=f"BadInputError: {video}: clip {c['clip_id']!r} (frames {c['start']}..{c['end']}) runs past "
+                              f"the video's last decodable frame {t}")
                    for c in clips if c["clip_id"] in small]
 
 # %% ../nbs/15_crops.ipynb #1215d1f6

@@ -283,7 +283,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         ck = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:   # truncated zip, foreign pickle, objects that weights_only refuses
-        raise BadInputError(path, f"unreadable or unsafe checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+        import re
+        why = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines()[0][:200]   # torch's message carries terminal colours
+        raise BadInputError(path, f"unreadable or unsafe checkpoint ({type(e).__name__}: {why}); "
                             "delete it or rerun with --restart (restart=True) to train afresh") from e
     if not isinstance(ck, dict) or "model" not in ck:
         raise BadInputError(path, "not an mgnb checkpoint (no 'model' state); rerun with --restart to train afresh")

@@ -219,7 +219,9 @@ def read_splits(path: str | os.PathLike) -> pd.DataFrame:
         raise BadInputError(path, "missing: provide splits.csv with columns video_id,subject,split — one row per "
                                   "video folder; split is train, val or test; subject is the person in the video "
                                   "(the unit of the cross-subject protocol)")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    try: df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError) as e:   # empty file, not CSV, not UTF-8 (pandas' errors are ValueErrors)
+        raise BadInputError(path, f"cannot be read as a CSV table ({type(e).__name__}: {e})") from e
     df.columns = [c.strip() for c in df.columns]
     missing = {"video_id", "subject", "split"} - set(df.columns)
     if missing: raise BadInputError(path, f"needs columns video_id,subject,split; missing {sorted(missing)}")
