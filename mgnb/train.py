@@ -224,7 +224,7 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             sched.step_update(epoch * steps + step + 1)
             losses.append(loss.item())
-            check_finite_loss(losses[-1], epoch, step, stream)
+            check_finite_loss(losses[-1], epoch, step, stream, world)
         mean_loss = torch.tensor(float(np.mean(losses)), dtype=torch.float64)
         if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
         rec = {"epoch": epoch, "train_loss": float(mean_loss), "lr": opt.param_groups[0]["lr"]}
@@ -315,9 +315,16 @@ def check_config(cfg) -> None:
         bad.append(f"ose={cfg.ose!r} (none, semantic or orthogonal)")
     if bad: raise ValueError("invalid training parameters: " + "; ".join(bad))
 
-def check_finite_loss(value: float, epoch: int, step: int, stream: str = "") -> None:
-    "Stop training on a NaN or infinite loss, naming the epoch and batch (the last checkpoint stays as it was)."
+def check_finite_loss(value: float, epoch: int, step: int, stream: str = "", world: int = 1) -> None:
+    """Stop training on a NaN or infinite loss, naming the epoch and batch (the last checkpoint stays as it was).
+    With `world` > 1 processes (DDP) the verdict is shared, so that every rank stops at the same batch instead of
+    the others waiting forever for the one that stopped."""
     import math
-    if not math.isfinite(value):
-        raise FloatingPointError(f"train {stream}: loss is {value} at epoch {epoch}, batch {step}; the inputs or the "
+    bad = not math.isfinite(value)
+    if world > 1:
+        import torch.distributed as dist
+        flag = torch.tensor([float(bad)]); dist.all_reduce(flag); bad = bool(flag.item())
+    if bad:
+        what = f"loss is {value}" if not math.isfinite(value) else "the loss of another process is not finite"
+        raise FloatingPointError(f"train {stream}: {what} at epoch {epoch}, batch {step}; the inputs or the "
                                  "learning rate are at fault (the checkpoint of the last finished epoch is kept)")
