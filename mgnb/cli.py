@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['train_settings', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #7d6a72b4
 def _cmd_info(args):
@@ -46,23 +46,67 @@ def _cmd_ingest(args):
     print(rep.summary())
 
 def _parse_value(v: str):
+    "A `--set` value as YAML reads it, except that numbers YAML 1.1 leaves as text (`1e-3`, `1e30`) become floats."
     import yaml
-    return yaml.safe_load(v)
+    x = yaml.safe_load(v)
+    if isinstance(x, str):
+        try: return float(x) if x.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity") else x
+        except ValueError: return x
+    return x
+
+_MODELS = ("tcn", "stgcn", "posec3d", "swin", "r2plus1d")
+
+def train_settings(stream: str | None, params: str | None, sets: list[str] | None) -> tuple[str, dict]:
+    """The stream name and `train.<stream>` parameters that `mgnb train` would use, validated before anything is
+    created: the stream must be a group of `params` (without `params` only the TCN baseline, `--stream TCN`, has
+    built-in settings), each `--set` a `key=value` of a known parameter with a valid value, the model a known one,
+    an RGB stream's crop cache present. Every problem is a `SystemExit` with a one-line message."""
+    from mgnb.core import load_params
+    from mgnb.train import TrainConfig, check_config
+    if params:
+        try: groups = (load_params(params) or {}).get("train") or {}
+        except (OSError, ValueError) as e: raise SystemExit(f"--params {params}: cannot be read ({e})")
+        stream = stream or "J"
+        if stream not in groups:
+            raise SystemExit(f"--stream {stream}: {params} has no train.{stream}; its streams: {', '.join(map(str, groups)) or 'none'}")
+        p = dict(groups[stream])
+    else:
+        stream = stream or "TCN"
+        if stream != "TCN":
+            raise SystemExit(f"--stream {stream} needs --params (a params.yaml whose train.{stream} names its model and "
+                             "knobs); without --params mgnb train trains only the TCN baseline (--stream TCN)")
+        p = {"model": "tcn"}
+    for kv in sets or []:
+        k, eq, v = kv.partition("=")
+        if not eq or not k.strip(): raise SystemExit(f"--set expects key=value, got {kv!r}")
+        p[k.strip()] = _parse_value(v)
+    model = p.get("model", "stgcn")
+    if model not in _MODELS: raise SystemExit(f"model {model!r} is not one of {', '.join(_MODELS)}")
+    crops = p.get("crops")
+    if model in ("swin", "r2plus1d") and not (crops and Path(crops, "clips").is_dir()):
+        raise SystemExit(f"--stream {stream} (model {model}) reads RGB crops from train.{stream}.crops = {crops!r}, "
+                         "which holds no crop cache: run `mgnb crops PREPARED CROPS_DIR` first (or set crops=CROPS_DIR)")
+    knobs = {k: v for k, v in p.items() if k not in ("model", "model_options", "crops")}
+    try: check_config(TrainConfig.from_dict(knobs))
+    except (KeyError, TypeError, ValueError) as e: raise SystemExit(f"mgnb train: {e.args[0] if e.args else e}")
+    if not isinstance(p.get("model_options") or {}, dict): raise SystemExit("model_options must be a mapping")
+    return stream, p
 
 def _cmd_train(args):
-    from mgnb.core import load_params
+    from functools import partial
     from mgnb.data.ingest import load_prepared
     from mgnb.streams import build_stream_model
     from mgnb.train import TrainConfig, train_stream
-    p = dict(load_params(args.params)["train"][args.stream]) if args.params else {"model": "tcn"}
-    for kv in args.set or []:
-        k, _, v = kv.partition("=")
-        if not _: raise SystemExit(f"--set expects key=value, got {kv!r}")
-        p[k] = _parse_value(v)
-    model, options = p.pop("model", "stgcn"), p.pop("model_options", None) or {}
+    stream, p = train_settings(args.stream, args.params, args.set)
+    ds = load_prepared(args.prepared)      # a bad dataset fails here, before the output folder exists
+    model, options, crops = p.pop("model", "stgcn"), p.pop("model_options", None) or {}, p.pop("crops", None)
+    clips = {}
+    if crops is not None and model in ("swin", "r2plus1d"):
+        from mgnb.crops import VideoClips
+        clips = dict(clips=partial(VideoClips, cache_dir=crops))
     build = lambda layout, n, preset: build_stream_model(model, layout, n, preset, **options)
-    res = train_stream(load_prepared(args.prepared), args.out, TrainConfig.from_dict(p), build,
-                                stream=args.stream, progress=not args.quiet)
+    res = train_stream(ds, args.out, TrainConfig.from_dict(p), build, stream=stream, progress=not args.quiet,
+                       restart=args.restart, **clips)
     last = res["history"][-1]
     print(f"wrote {res['logits']}; last epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
 
@@ -70,12 +114,21 @@ def _cmd_evaluate(args):
     import pandas as pd
     from mgnb.data.ingest import load_eval_labels, load_prepared, train_class_counts
     from mgnb.metrics import evaluate_splits
-    from mgnb.train import load_logits
+    from mgnb.train import check_logits_splits, load_logits
+    ds = load_prepared(args.prepared)
     table, logits, _ = load_logits(args.logits)
-    res = evaluate_splits(table, logits, load_eval_labels(args.prepared), train_class_counts(load_prepared(args.prepared)),
-                          missing="skip")
+    check_logits_splits(table, ds.index, args.logits)   # rows relabelled (val scored as test) or from another dataset
+    labels = load_eval_labels(args.prepared)
+    res = evaluate_splits(table, logits, labels, train_class_counts(ds), missing="skip")
     rows = [{"split": s, **{k: v for k, v in r.items() if k not in ("per_class_f1", "confusion")}} for s, r in res.items()]
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if rows: print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    for s in ("val", "test"):   # say why a split has no metrics, never drop it without a word
+        n = int((table.split == s).sum())
+        if s in res: continue
+        if n == 0: print(f"{s}: no {s} rows in {args.logits}; not scored")
+        else: print(f"{s}: {int(labels.reindex(table.clip_id[table.split == s]).isna().sum())} of {n} clips have no "
+                    f"label in {args.prepared}; not scored")
+    if not rows: raise SystemExit(f"{args.logits}: nothing to score against {args.prepared}")
 
 def _cmd_crops(args):
     from mgnb.crops import main as crops_main
@@ -87,6 +140,9 @@ def _cmd_pose(args):
 
 def _cmd_export_pyskl(args):
     from mgnb.data.ingest import export_pyskl
+    out, prep = Path(args.out).resolve(), Path(args.prepared).resolve()
+    if out == prep or prep in out.parents:
+        raise SystemExit(f"{args.out}: the pickle must be written outside the prepared folder {args.prepared}")
     export_pyskl(args.prepared, args.out)
     print(f"wrote {args.out}")
 
@@ -113,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_ingest)
     s = sub.add_parser("train", help="train a skeleton stream; writes checkpoint.pt and logits.npz")
     s.add_argument("prepared"); s.add_argument("out")
-    s.add_argument("--stream", default="J"); s.add_argument("--params", help="params.yaml to read train.<stream> from")
+    s.add_argument("--stream", help="a train.<stream> group of --params (default J); without --params: TCN only")
+    s.add_argument("--params", help="params.yaml to read train.<stream> from")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training parameter (repeatable)")
+    s.add_argument("--restart", action="store_true", help="delete OUT/checkpoint.pt and train afresh instead of resuming")
     s.set_defaults(fn=_cmd_train)
     s = sub.add_parser("evaluate", help="metrics of a logits file against the prepared dataset's labels")
     s.add_argument("logits"); s.add_argument("prepared"); s.set_defaults(fn=_cmd_evaluate)
@@ -134,4 +192,7 @@ def main(argv=None):
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command not in ("pose", "crops"): parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.unknown = unknown  # `mgnb pose` and `mgnb crops` hand their options to their own parsers
-    args.fn(args)
+    from mgnb.core import BadInputError
+    try: args.fn(args)
+    except (BadInputError, FloatingPointError) as e:   # bad input: one line naming the file, not a traceback
+        raise SystemExit(f"mgnb {args.command}: {e}") from e

@@ -51,9 +51,13 @@ def seed_everything(seed: int) -> np.random.Generator:
 # %% ../nbs/00_core.ipynb #cd531a64
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    "Yield a temporary path beside `path`; on success move it onto `path`, on error delete it."
+    """Yield a temporary path beside `path`; on success move it onto `path`, on error delete it. Temporaries that a
+    killed writer (`kill -9`: no cleanup runs) left for the same `path` are deleted first (one writer per file)."""
+    import glob
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp{glob.escape(''.join(path.suffixes))}"):
+        with contextlib.suppress(FileNotFoundError): stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
     os.close(fd)
     umask = os.umask(0); os.umask(umask)

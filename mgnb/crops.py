@@ -326,6 +326,9 @@ def _finish_clip(c: dict, small: list, kept: dict, out: str, size: int, p: CropP
     row = dict(clip_id=c["clip_id"], video_id=c["video_id"], img_w=c["frame_hw"][1], img_h=c["frame_hw"][0])
     try:
         if not small: raise BadInputError(c["video"], f"no frame of clip {c['clip_id']!r} (frames {c['start']}..{c['end']}) could be decoded")
+        if not kept:   # the video ends inside the clip, before any frame that the clip samples
+            raise BadInputError(c["video"], f"clip {c['clip_id']!r} (frames {c['start']}..{c['end']}) runs past the video's "
+                                            f"last decodable frame {c['start'] + len(small) - 1}")
         kp = c["kp"][:len(small)] if c["kp"] is not None else None     # the video may end before the skeleton
         cb = crop_box(np.stack(small), kp, layout, c["frame_hw"], p)
         idx = sorted(kept)
@@ -350,6 +353,7 @@ def _cache_video(video: str, clips: list[dict], out: str, size: int, frames: int
     small = {c["clip_id"]: [] for c in clips}
     kept = {c["clip_id"]: {} for c in clips}
     rows, open_clips, nxt = [], [], 0
+    t = clips[0]["start"] - 1                                        # the last frame decoded
     try:
         for t, f in enumerate(iter_frames(video, clips[0]["start"], max(c["end"] for c in clips)), start=clips[0]["start"]):
             while nxt < len(clips) and clips[nxt]["start"] <= t: open_clips.append(clips[nxt]); nxt += 1
@@ -366,8 +370,12 @@ def _cache_video(video: str, clips: list[dict], out: str, size: int, frames: int
         done = {r["clip_id"] for r in rows}
         return rows + [dict(clip_id=c["clip_id"], video_id=c["video_id"], status="failed", error=err,
                             img_w=c["frame_hw"][1], img_h=c["frame_hw"][0], seconds=0.0) for c in clips if c["clip_id"] not in done]
-    # clips that run past the end of the video: crop what there is
-    return rows + [_finish_clip(c, small.pop(c["clip_id"]), kept.pop(c["clip_id"]), out, size, p, layout)
+    # clips that run past the end of the video: it is shorter than the index says (truncated or replaced since
+    # ingestion, which skips such clips): each fails with the reason rather than being cropped from fewer frames
+    return rows + [dict(clip_id=c["clip_id"], video_id=c["video_id"], status="failed", img_w=c["frame_hw"][1],
+                        img_h=c["frame_hw"][0], seconds=0.0,
+                        error=f"BadInputError: {video}: clip {c['clip_id']!r} (frames {c['start']}..{c['end']}) runs past "
+                              f"the video's last decodable frame {t}")
                    for c in clips if c["clip_id"] in small]
 
 # %% ../nbs/15_crops.ipynb #1215d1f6
@@ -482,7 +490,12 @@ def boxes_for(dataset, video_root=None, params: CropParams | None = None, drop_s
         for r, x in zip(pos, g.itertuples()):
             kp = main_person(dataset.keypoints(int(r)))[0]
             if drop_skeleton is not None: kp = drop_skeleton(int(r), kp)
-            s = np.stack([small[t] for t in range(x.start, x.end + 1) if t in small])
+            s = [small[t] for t in range(x.start, x.end + 1) if t in small]
+            if not s:   # the video ends before the clip starts (a truncated file): say so in the row
+                rows.append(dict(clip_id=x.clip_id, video_id=vid, status="failed", img_w=x.img_w, img_h=x.img_h, frames=0,
+                                 seconds=0.0, error=f"frames {x.start}..{x.end}: past the video's last decodable frame"))
+                continue
+            s = np.stack(s)
             cb = crop_box(s, None if kp is None else kp[:len(s)], dataset.layout, (x.img_h, x.img_w), p)
             rows.append(dict(clip_id=x.clip_id, video_id=vid, status="done", **dict(zip(("x0", "y0", "x1", "y1"), cb.box.tolist())),
                              img_w=x.img_w, img_h=x.img_h, source=cb.source, frames=len(s), seconds=0.0, error=""))

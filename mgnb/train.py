@@ -24,8 +24,9 @@ from .data.clips import SkeletonClips
 from .losses import ModelWithLoss, TailAwareLoss, class_weights
 
 # %% auto #0
-__all__ = ['save_logits', 'load_logits', 'TrainConfig', 'make_optimizer', 'pick_device', 'dist_env', 'predict', 'training_rows',
-           'train_stream']
+__all__ = ['save_logits', 'load_logits', 'check_logits_splits', 'TrainConfig', 'make_optimizer', 'pick_device', 'dist_env',
+           'predict', 'training_rows', 'train_stream', 'save_checkpoint', 'load_checkpoint', 'check_config',
+           'check_finite_loss']
 
 # %% ../nbs/07_train.ipynb #0e90c358
 def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | None = None) -> Path:
@@ -37,11 +38,49 @@ def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | 
                  meta=np.asarray(json.dumps(meta or {})))
     return Path(path)
 
-def load_logits(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray, dict]:
-    "Read a logits file → (table of clip_id and split, logits `[N, C]`, meta)."
-    with np.load(path, allow_pickle=False) as z:
-        return (pd.DataFrame({"clip_id": z["clip_id"], "split": z["split"]}), z["logits"].astype(np.float32),
-                json.loads(str(z["meta"])))
+def load_logits(path: str | os.PathLike, num_classes: int | None = NUM_CLASSES) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """Read a logits file → (table of clip_id and split, logits `[N, C]`, meta). A missing, truncated or foreign
+    file, a row count or class count (`num_classes`; None: any) that does not fit, splits other than val/test,
+    repeated clip ids and non-finite logits are each a `BadInputError` naming the file (and row)."""
+    from mgnb.core import BadInputError
+    path = Path(path)
+    if not path.is_file(): raise BadInputError(path, "logits file is missing")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            lacking = sorted({"clip_id", "split", "logits", "meta"} - set(z.files))
+            if lacking: raise BadInputError(path, f"lacks {lacking}: not an mgnb logits file")
+            ids, splits, z_, meta = z["clip_id"], z["split"], z["logits"], json.loads(str(z["meta"]))
+    except BadInputError: raise
+    except Exception as e:   # truncated zip, object arrays, bad JSON: numpy and zipfile raise many types
+        raise BadInputError(path, f"cannot be read as a logits file ({type(e).__name__}: {e})") from e
+    if z_.ndim != 2 or (num_classes is not None and z_.shape[1] != num_classes) or not (len(ids) == len(splits) == len(z_)):
+        raise BadInputError(path, f"logits of shape {z_.shape} for {len(ids)} clip ids and {len(splits)} splits; expected "
+                                  f"[N, {num_classes or 'C'}] with one clip id and split per row")
+    table = pd.DataFrame({"clip_id": ids.astype(str), "split": splits.astype(str)})
+    other = np.flatnonzero(~table.split.isin(["val", "test"]).to_numpy())
+    if len(other): raise BadInputError(path, f"split {table.split[other[0]]!r} (only val and test are scored)", row=int(other[0]))
+    dup = np.flatnonzero(table.clip_id.duplicated().to_numpy())
+    if len(dup): raise BadInputError(path, f"clip {table.clip_id[dup[0]]!r} appears twice", row=int(dup[0]))
+    z_ = z_.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(z_).all(1))
+    if len(bad): raise BadInputError(path, f"{len(bad)} row(s) hold NaN/infinite logits (first: clip {table.clip_id[bad[0]]!r})",
+                                     row=int(bad[0]))
+    return table, z_, meta
+
+def check_logits_splits(table: pd.DataFrame, index: pd.DataFrame, file: str | os.PathLike = "logits") -> None:
+    """Every clip of a logits `table` must be a clip of the prepared `index` with the same split: a file whose val
+    rows are labelled test (or whose clips belong to another dataset) is refused, naming the row and clip."""
+    from mgnb.core import BadInputError
+    split_of = index.set_index("clip_id")["split"]
+    known = table.clip_id.map(split_of)
+    unknown = np.flatnonzero(known.isna().to_numpy())
+    if len(unknown): raise BadInputError(file, f"clip {table.clip_id[unknown[0]]!r} is not in the prepared dataset "
+                                               f"({len(unknown)} such rows)", row=int(unknown[0]))
+    wrong = np.flatnonzero((known != table.split).to_numpy())
+    if len(wrong):
+        r = int(wrong[0])
+        raise BadInputError(file, f"clip {table.clip_id[r]!r} is labelled {table.split[r]!r} here but is a "
+                                  f"{known[r]!r} clip of the prepared dataset ({len(wrong)} such rows)", row=r)
 
 # %% ../nbs/07_train.ipynb #6ef5d228
 @dataclass
@@ -120,7 +159,8 @@ def training_rows(index: pd.DataFrame, pseudo_labels: pd.DataFrame | None = None
 
 def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_model, stream: str = "J",
                  live_dir: str | os.PathLike | None = None, progress: bool = True, callbacks=(), clips=SkeletonClips,
-                 pseudo_labels: pd.DataFrame | None = None, init_from: str | os.PathLike | None = None) -> dict:
+                 pseudo_labels: pd.DataFrame | None = None, init_from: str | os.PathLike | None = None,
+                 restart: bool = False) -> dict:
     """Train `build_model(layout, num_classes, preset)` (e.g. a partial of `mgnb.streams.build_stream_model`) on the train split of a prepared `dataset` with the
     tail-aware loss of `08_losses` (class weights with exponent `class_weight_power`, OSE variant `ose`), resuming
     from `out_dir/checkpoint.pt` when present; write `out_dir/logits.npz` for val and test and return the history.
@@ -134,9 +174,11 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
 
     `clips` is the dataset class that turns clips into model inputs (`SkeletonClips`; an RGB stream passes its own
     with the same constructor). `pseudo_labels` (a CMPL pseudo set: clip_id, label) adds those test clips to
-    training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning)."""
+    training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning).
+    `restart` deletes `out_dir/checkpoint.pt` first (a corrupted or unwanted checkpoint) and trains afresh."""
     import torch.distributed as dist
     from torch.utils.data.distributed import DistributedSampler
+    check_config(cfg)
     rank, world, local_rank = dist_env()
     device = pick_device(cfg.device, local_rank)
     if world > 1 and not dist.is_initialized():
@@ -167,12 +209,15 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     pseudo_key = None if pseudo_labels is None else hashlib.sha1(
         pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
     cfg_dict.update(pseudo_labels=pseudo_key, init_from=None if init_from is None else str(init_from))
+    if restart and rank == 0: ckpt_path.unlink(missing_ok=True)
+    if world > 1 and restart: dist.barrier()
     if init_from is not None and not ckpt_path.exists():
-        model.load_state_dict(torch.load(init_from, map_location=device, weights_only=False)["model"])
+        model.load_state_dict(load_checkpoint(init_from, device)["model"])
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck["config"] != cfg_dict:
-            raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it to start afresh")
+        ck = load_checkpoint(ckpt_path, device)
+        if ck.get("config") != cfg_dict:
+            raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it or rerun with "
+                             "--restart (restart=True) to start afresh")
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["torch_rng"]); history, start = ck["history"], ck["epoch"] + 1
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 else model
@@ -196,6 +241,7 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             sched.step_update(epoch * steps + step + 1)
             losses.append(loss.item())
+            check_finite_loss(losses[-1], epoch, step, stream, world)
         mean_loss = torch.tensor(float(np.mean(losses)), dtype=torch.float64)
         if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
         rec = {"epoch": epoch, "train_loss": float(mean_loss), "lr": opt.param_groups[0]["lr"]}
@@ -206,10 +252,9 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
                 if epoch == cfg.epochs - 1: z_val = z
                 rec["val_macro_f1"] = macro_f1(y_val, z.argmax(1)); rec["val_top1"] = float((z.argmax(1) == y_val).mean())
                 rec["val_loss"] = float(nn.functional.cross_entropy(torch.from_numpy(z), torch.from_numpy(y_val).long()))
-            with atomic_path(ckpt_path) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                            "torch_rng": torch.get_rng_state(), "epoch": epoch, "history": history + [rec],
-                            "config": cfg_dict}, tmp)
+            save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                        "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                                        "epoch": epoch, "history": history + [rec], "config": cfg_dict})
             if live is not None:
                 for k, v in rec.items():
                     if k != "epoch": live.log_metric(k, v)
@@ -230,3 +275,76 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
         with atomic_path(out_dir / "history.csv") as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
     if world > 1: dist.barrier()
     return result
+
+# %% ../nbs/07_train.ipynb #1d87a713
+from .core import BadInputError
+
+def _plain(o):
+    "`o` with numpy scalars and arrays turned into Python numbers and lists (what `weights_only=True` admits)."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
+    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, np.ndarray): return o.tolist()
+    return o
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    "Write a training checkpoint atomically; `config` and `history` are stored as plain Python values."
+    state = {**state, **{k: _plain(state[k]) for k in ("config", "history") if k in state}}
+    with atomic_path(path) as tmp: torch.save(state, tmp)
+    return Path(path)
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Read a checkpoint with `weights_only=True` (tensors, numbers, strings and containers only: no code runs).
+    A missing, truncated, corrupted or unsafe file is a `BadInputError` naming it."""
+    path = Path(path)
+    if not path.is_file(): raise BadInputError(path, "checkpoint is missing")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:   # truncated zip, foreign pickle, objects that weights_only refuses
+        import re
+        why = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines()[0][:200]   # torch's message carries terminal colours
+        raise BadInputError(path, f"unreadable or unsafe checkpoint ({type(e).__name__}: {why}); "
+                            "delete it or rerun with --restart (restart=True) to train afresh") from e
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise BadInputError(path, "not an mgnb checkpoint (no 'model' state); rerun with --restart to train afresh")
+    return ck
+
+_POSITIVE = ("epochs", "batch_size", "clip_len", "test_views", "lr", "eval_every")
+_NON_NEGATIVE = ("weight_decay", "warmup_epochs", "num_workers", "threads", "ose_lambda", "class_weight_power",
+                 "momentum", "flip_prob", "scale_jitter")
+
+def check_config(cfg) -> None:
+    """Refuse a training configuration that would crash late or train nonsense: each field must have the type of its
+    default (an int where an int is expected, a finite number where a float is), counts and rates must be positive,
+    `ose` one of none/semantic/orthogonal. Raises `ValueError` naming every bad field."""
+    import math
+    bad = []
+    for f in dataclasses.fields(cfg):
+        v, d = getattr(cfg, f.name), f.default
+        if d is dataclasses.MISSING or d is None: continue
+        if isinstance(d, bool): ok = isinstance(v, bool)
+        elif isinstance(d, int): ok = isinstance(v, int) and not isinstance(v, bool)
+        elif isinstance(d, float): ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        elif isinstance(d, str): ok = isinstance(v, str)
+        else: ok = True
+        if not ok: bad.append(f"{f.name}={v!r} (expected {type(d).__name__})"); continue
+        if f.name in _POSITIVE and v <= 0: bad.append(f"{f.name}={v!r} (must be > 0)")
+        if f.name in _NON_NEGATIVE and v < 0: bad.append(f"{f.name}={v!r} (must be >= 0)")
+    if getattr(cfg, "ose", "none") not in ("none", "semantic", "orthogonal"):
+        bad.append(f"ose={cfg.ose!r} (none, semantic or orthogonal)")
+    if getattr(cfg, "optimizer", "adamw") not in ("adamw", "sgd"): bad.append(f"optimizer={cfg.optimizer!r} (adamw or sgd)")
+    if bad: raise ValueError("invalid training parameters: " + "; ".join(bad))
+
+def check_finite_loss(value: float, epoch: int, step: int, stream: str = "", world: int = 1) -> None:
+    """Stop training on a NaN or infinite loss, naming the epoch and batch (the last checkpoint stays as it was).
+    With `world` > 1 processes (DDP) the verdict is shared, so that every rank stops at the same batch instead of
+    the others waiting forever for the one that stopped."""
+    import math
+    bad = not math.isfinite(value)
+    if world > 1:
+        import torch.distributed as dist
+        flag = torch.tensor([float(bad)]); dist.all_reduce(flag); bad = bool(flag.item())
+    if bad:
+        what = f"loss is {value}" if not math.isfinite(value) else "the loss of another process is not finite"
+        raise FloatingPointError(f"train {stream}: {what} at epoch {epoch}, batch {step}; the inputs or the "
+                                 "learning rate are at fault (the checkpoint of the last finished epoch is kept)")

@@ -11,7 +11,7 @@ from mgnb.core import load_params, merge_params
 from mgnb.layouts import MGNB68
 from mgnb.models.linear import fit_linear_baseline
 from mgnb.streams import build_stream_model
-from mgnb.train import TrainConfig
+from mgnb.train import TrainConfig, check_config
 
 root = Path(__file__).resolve().parent.parent
 reference = load_params(root / "params.yaml")
@@ -47,6 +47,7 @@ for path in [root / "params.yaml", *sorted((root / "configs").glob("*.yaml"))]:
             continue
         try:
             cfg = TrainConfig.from_dict(knobs)
+            check_config(cfg)   # types and ranges, as `mgnb train` and train_stream check them
             with torch.device("meta"): build_stream_model(model, MGNB68, 32, cfg.preset, **options)
         except Exception as e:
             problems.append(f"{path.name}: train.{name}: {type(e).__name__}: {e}")

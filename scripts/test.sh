@@ -2,8 +2,9 @@
 # The project's test command (`make test`; CI runs it through .ci/run). Checks, in order:
 #  1. nbdev_export leaves mgnb/ unchanged (library and notebooks agree);
 #  2. nbdev_clean leaves nbs/ unchanged (no outputs or metadata noise);
-#  3. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
-#  4. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy (a git repository of
+#  3. every dvc.yaml stage depends on each mgnb module its notebook imports, transitively (scripts/check_dvc_deps.py);
+#  4. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
+#  5. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy (a git repository of
 #     its own, so committed outputs are untouched) and must fine-tune in CMPL, then one `dvc exp run -S` experiment on top of it.
 # It ends with the line "N passed, N failed".
 set -uo pipefail
@@ -29,6 +30,8 @@ record "notebooks clean (nbdev_clean)" $s
 python scripts/readme.py --check; record "README.md generated from nbs/index.ipynb" $?
 
 python scripts/check_params.py; record "parameter sets valid (params.yaml, configs/)" $?
+
+python scripts/check_dvc_deps.py; record "dvc.yaml stages depend on every mgnb module their notebooks run" $?
 
 for nb in nbs/*.ipynb; do
   start=$(date +%s)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..core import CLASS_NAMES, NUM_CLASSES, BadInputError, SkipLog, atomic_path, load_json, save_json
 from ..layouts import (MGNB68, MGNB68_FROM_OPENPOSE137, OPENPOSE137, OPENPOSE22, OPENPOSE22_FROM_OPENPOSE137,
                           KeypointLayout, layout_by_name, select_joints)
-from ..video import video_info
+from ..video import decodable_frames, video_info
 
 # %% auto #0
 __all__ = ['SPLITS', 'FORMAT_VERSION', 'INDEX_COLUMNS', 'class_index', 'read_labels', 'read_skeleton', 'check_subjects',
@@ -51,9 +51,10 @@ def _int_cell(s: str) -> int | None:
 def read_labels(path: str | os.PathLike, strict: bool = True, log: SkipLog | None = None,
                 vid: str | None = None) -> pd.DataFrame:
     """Rows of a MiGA label file as a frame: `k` (data row = clip number), `label` (0-based class index, nullable
-    Int64: an empty class cell is unlabelled), `start`, `end`. A bad row raises `BadInputError` naming the file and
-    row when `strict`; otherwise it is recorded in `log` (item `<vid>_<k>`) and dropped, and the other clips keep
-    their numbers."""
+    Int64: an empty class cell is unlabelled), `start`, `end`. A bad row (a duplicated segment included) raises
+    `BadInputError` naming the file and row when `strict`; otherwise it is recorded in `log` (item `<vid>_<k>`) and
+    dropped, and the other clips keep their numbers. A file without rows is an error; segments that overlap are kept
+    and recorded in `log` as `flagged` (when a `log` is given)."""
     path = Path(path)
     if log is None and not strict: raise ValueError("lenient reading needs a SkipLog to record what it skips")
     log = SkipLog() if log is None else log  # strict: never written to
@@ -64,7 +65,8 @@ def read_labels(path: str | os.PathLike, strict: bool = True, log: SkipLog | Non
     reader = csv.reader(io.StringIO(text))
     rows = [(reader.line_num, [c.strip() for c in r]) for r in reader if any(c.strip() for c in r)]
     if rows and all(_int_cell(c) is None for c in rows[0][1][1:3]): rows = rows[1:]  # a header row
-    out = []
+    if not rows: raise BadInputError(path, "label file has no label rows (empty file): its video has no clips")
+    out, seen = [], {}
     for k, (line, cells) in enumerate(rows):
         try:
             if len(cells) < 3: raise ValueError(f"has {len(cells)} value(s), expected 3 (class,start,end)")
@@ -76,10 +78,19 @@ def read_labels(path: str | os.PathLike, strict: bool = True, log: SkipLog | Non
             if start is None or end is None or start < 0 or end < 0:
                 raise ValueError(f"start/end must be non-negative integer frame indices, got {cells[1]!r}, {cells[2]!r}")
             if end < start: raise ValueError(f"end {end} < start {start}")
+            if (start, end) in seen:   # the same segment twice would count one gesture twice
+                raise ValueError(f"frames {start}..{end} repeat row {seen[start, end]} (a duplicated label row)")
         except ValueError as e:
             log.handle(BadInputError(path, f"{e} (line {line}); clip skipped", row=k), strict, item=f"{vid}_{k}")
             continue
+        seen[start, end] = k
         out.append((k, label, start, end))
+    # segments that share frames may be real (two gestures at once) or a labelling slip: kept, but counted and reported
+    ordered = sorted(out, key=lambda r: (r[2], r[3]))
+    for (k0, _, s0, e0), (k1, _, s1, e1) in zip(ordered, ordered[1:]):
+        if s1 <= e0:
+            log.add(path, f"frames {s1}..{e1} overlap row {k0} (frames {s0}..{e0}); both kept", row=k1,
+                    item=f"{vid}_{k1}", action="flagged")
     df = pd.DataFrame(out, columns=["k", "label", "start", "end"])
     return df.astype({"k": "int64", "label": "Int64", "start": "int64", "end": "int64"})
 
@@ -88,16 +99,21 @@ def _is_number(s: str) -> bool:
     try: float(s); return True
     except ValueError: return False
 
-def _numeric_prefix(df: pd.DataFrame) -> tuple[np.ndarray, tuple[int, str] | None]:
-    "float32 values of `df` up to its first row with a non-numeric cell, and (row, problem) for that row."
+def _numeric_rows(df: pd.DataFrame, line0: int = 1) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    "float32 values of `df`, rows with a non-numeric cell all NaN, and (row, problem) for each such row."
     num = df.apply(pd.to_numeric, errors="coerce")
     bad = (num.isna() & df.notna()).to_numpy()  # read_csv/read_excel already turned '', 'nan', 'NaN' into NaN
-    if not bad.any(): return num.to_numpy(np.float32), None
-    r, c = np.argwhere(bad)[0]
-    return num.iloc[:r].to_numpy(np.float32), (int(r), f"non-numeric value {df.iat[r, c]!r} in column {c + 1}")
+    vals = num.to_numpy(np.float32, copy=True)
+    problems = []
+    for r in np.flatnonzero(bad.any(1)):
+        c = int(np.argmax(bad[r]))
+        vals[r] = np.nan
+        problems.append((int(r), f"non-numeric value {df.iat[r, c]!r} in column {c + 1} (line {r + line0})"))
+    return vals, problems
 
-def _read_csv_table(path: Path, n_values: int) -> tuple[np.ndarray, tuple[int, str] | None]:
-    "Rows of a numeric CSV up to the first bad one, as float32 `[R, n_values]`, and (row, problem) of that row."
+def _read_csv_table(path: Path, n_values: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Rows of a numeric CSV as float32 `[R, n_values]` and (row, problem) of each bad row (wrong number of values,
+    a non-numeric cell), whose values are NaN: one bad row never hides the rows after it."""
     raw = path.read_bytes()
     b = np.frombuffer(raw, np.uint8)
     nl = np.flatnonzero(b == ord("\n"))
@@ -112,20 +128,27 @@ def _read_csv_table(path: Path, n_values: int) -> tuple[np.ndarray, tuple[int, s
     header = 0
     if n_lines and not all(_is_number(c) or not c.strip() for c in raw[starts[0]:ends[0]].decode("utf-8", "replace").split(",")):
         header = 1
-    n_fields = n_fields[header:]
+    starts, ends, n_fields = starts[header:], ends[header:], n_fields[header:]
     wrong = np.flatnonzero(n_fields != n_values)
-    n_ok = int(wrong[0]) if len(wrong) else len(n_fields)
-    bad = None if not len(wrong) else (n_ok, f"has {n_fields[n_ok]} value(s), expected {n_values} (line {n_ok + header + 1})")
-    if n_ok == 0: return np.zeros((0, n_values), np.float32), bad
-    kw = dict(header=None, skiprows=header, nrows=n_ok, engine="c", skip_blank_lines=False)
-    try:
-        return pd.read_csv(io.BytesIO(raw), dtype=np.float32, **kw).to_numpy(), bad
-    except ValueError:  # a non-numeric cell: find it (slow path, only for broken files)
-        vals, bad2 = _numeric_prefix(pd.read_csv(io.BytesIO(raw), dtype=object, **kw))
-        return vals, (bad2[0], f"{bad2[1]} (line {bad2[0] + header + 1})") if bad2 else bad
+    problems = [(int(r), f"has {n_fields[r]} value(s), expected {n_values} (line {r + header + 1})") for r in wrong]
+    if len(wrong):   # parse the well-formed lines only (a broken file: the slow path is fine)
+        good = np.flatnonzero(n_fields == n_values)
+        text = b"\n".join(raw[s:e] for s, e in zip(starts[good], ends[good]))
+    else:
+        good, text = np.arange(len(n_fields)), raw
+    vals = np.full((len(n_fields), n_values), np.nan, np.float32)
+    if len(good):
+        kw = dict(header=None, skiprows=0 if len(wrong) else header, nrows=len(good), engine="c", skip_blank_lines=False)
+        try:
+            vals[good] = pd.read_csv(io.BytesIO(text), dtype=np.float32, **kw).to_numpy()
+        except ValueError:  # a non-numeric cell: find it (slow path, only for broken files)
+            v, bad2 = _numeric_rows(pd.read_csv(io.BytesIO(text), dtype=object, **kw))
+            vals[good] = v
+            problems += [(int(good[r]), p.rsplit(" (line", 1)[0] + f" (line {good[r] + header + 1})") for r, p in bad2]
+    return vals, sorted(problems)
 
-def _read_xlsx_table(path: Path, n_values: int) -> tuple[np.ndarray, tuple[int, str] | None]:
-    "Rows of a numeric spreadsheet up to the first bad one, as float32 `[R, n_values]`, and (row, problem)."
+def _read_xlsx_table(path: Path, n_values: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    "Rows of a numeric spreadsheet as float32 `[R, n_values]` and (row, problem) of each bad row (its values NaN)."
     try:
         import python_calamine  # noqa: F401  (optional, much faster than openpyxl)
         engine = "calamine"
@@ -139,19 +162,21 @@ def _read_xlsx_table(path: Path, n_values: int) -> tuple[np.ndarray, tuple[int, 
     notna = df.notna().to_numpy()
     length = np.where(notna.any(1), notna.shape[1] - np.argmax(notna[:, ::-1], 1), 0)  # last non-empty cell
     wrong = np.flatnonzero(length != n_values)
-    n_ok = int(wrong[0]) if len(wrong) else len(df)
-    bad = None if not len(wrong) else (n_ok, f"has {length[n_ok]} value(s), expected {n_values} (spreadsheet row {n_ok + 1})")
-    df = df.iloc[:n_ok, :n_values]
+    problems = [(int(r), f"has {length[r]} value(s), expected {n_values} (spreadsheet row {r + 1})") for r in wrong]
+    df = df.iloc[:, :n_values]
     if df.shape[1] < n_values: df = df.reindex(columns=range(n_values))
-    vals, bad2 = _numeric_prefix(df)
-    return vals, bad2 or bad
+    vals, bad2 = _numeric_rows(df)
+    vals[wrong] = np.nan
+    problems += [(r, p.replace("(line", "(spreadsheet row")) for r, p in bad2 if r not in set(wrong)]
+    return vals, sorted(problems)
 
 def read_skeleton(path: str | os.PathLike, n_joints: int, strict: bool = True, log: SkipLog | None = None,
                   item: str | None = None) -> np.ndarray:
     """Per-frame keypoints of a skeleton file (`.csv` or `.xlsx`; one row per frame of `n_joints` × (x, y, score);
     header row optional) as float32 `[T, n_joints, 3]`. Strict: any bad row or NaN raises `BadInputError` naming the
-    file and row. Lenient: rows from the first bad one on are dropped, NaN/inf joints become (0, 0, 0), and each
-    file-level repair is recorded in `log`."""
+    file and row. Lenient: a bad row (wrong number of values, a non-numeric cell) becomes a missing frame (every
+    joint (0, 0, score 0)) and NaN/inf joints become (0, 0, 0) — the frames after it are kept — and each kind of
+    repair is recorded once per file in `log` with its count."""
     path = Path(path)
     if log is None and not strict: raise ValueError("lenient reading needs a SkipLog to record what it repairs")
     log = SkipLog() if log is None else log  # strict: never written to
@@ -160,10 +185,12 @@ def read_skeleton(path: str | os.PathLike, n_joints: int, strict: bool = True, l
     n_values = 3 * n_joints
     reader = _read_xlsx_table if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv_table
     vals, bad = reader(path, n_values)
-    if bad is not None:
-        row, problem = bad
+    if bad:
+        row, problem = bad[0]
         if strict: raise BadInputError(path, problem, row=row)
-        log.add(path, f"{problem}; frames {row}.. treated as missing", row=row, item=item, action="repaired")
+        vals[[r for r, _ in bad]] = 0
+        log.add(path, f"{len(bad)} bad row(s) treated as missing frames (score 0); first: {problem}", row=row, item=item,
+                action="repaired")
     kp = vals.reshape(-1, n_joints, 3)
     nan = ~np.isfinite(kp).all(-1)
     if nan.any():
@@ -192,7 +219,9 @@ def read_splits(path: str | os.PathLike) -> pd.DataFrame:
         raise BadInputError(path, "missing: provide splits.csv with columns video_id,subject,split — one row per "
                                   "video folder; split is train, val or test; subject is the person in the video "
                                   "(the unit of the cross-subject protocol)")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    try: df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError) as e:   # empty file, not CSV, not UTF-8 (pandas' errors are ValueErrors)
+        raise BadInputError(path, f"cannot be read as a CSV table ({type(e).__name__}: {e})") from e
     df.columns = [c.strip() for c in df.columns]
     missing = {"video_id", "subject", "split"} - set(df.columns)
     if missing: raise BadInputError(path, f"needs columns video_id,subject,split; missing {sorted(missing)}")
@@ -203,16 +232,32 @@ def read_splits(path: str | os.PathLike) -> pd.DataFrame:
         if r.split not in SPLITS: raise BadInputError(path, f"split {r.split!r} is not one of {SPLITS}", row=k)
     dup = df.video_id[df.video_id.duplicated()]
     if len(dup): raise BadInputError(path, f"video {dup.iloc[0]!r} is listed twice", row=int(dup.index[0]))
+    # 'S01' and 's01' are almost surely one person: as two subjects they could sit in two splits (leakage)
+    spellings = df.groupby(df.subject.str.casefold())["subject"].unique()
+    for names in spellings:
+        if len(names) > 1:
+            raise BadInputError(path, f"subjects {sorted(names)} differ only in letter case; spell each subject one way")
     check_subjects(df, path)
     return df.reset_index(drop=True)
 
 # %% ../../nbs/03_data.ingest.ipynb #1cc8642f
+def _clean_leftovers(path: Path):
+    """Remove what a killed writer of `path` left beside it: `.<name>.tmp-*` folders (never complete) and, when
+    `path` itself is gone (killed between the two renames), restore the previous version from `.<name>.old-*`.
+    One writer per output folder at a time is assumed (as DVC runs a stage)."""
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"))
+    if olds and not path.exists(): os.replace(olds.pop(), path)
+    for p in [*path.parent.glob(f".{path.name}.tmp-*"), *olds]: shutil.rmtree(p, ignore_errors=True)
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike):
     "Yield an empty temporary folder beside `path`; on success it replaces `path`, on error it is deleted and `path` is untouched."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)   # mkdtemp makes 0700; the result should be readable like any other folder
     try:
         yield tmp
     except BaseException:
@@ -350,15 +395,34 @@ class PreparedDataset:
         i = self.row(clip)
         return np.ascontiguousarray(self.kp[self._off[i]: self._off[i] + self._n[i]].transpose(1, 0, 2, 3))
 
+def _check_finite(kp: np.ndarray, file: Path, idx: pd.DataFrame, chunk: int = 1 << 16):
+    """Refuse NaN/inf keypoints and coordinates beyond ±1e6 pixels (ingestion writes neither: the file was altered),
+    naming the first clip."""
+    for a in range(0, len(kp), chunk):
+        x = kp[a:a + chunk]
+        bad = ~(np.isfinite(x).all(axis=(1, 2, 3)) & (np.abs(x[..., :2]) <= 1e6).all(axis=(1, 2, 3)))
+        if bad.any():
+            frame = a + int(np.argmax(bad))
+            ends = (idx.kp_offset + idx.n_frames).to_numpy() if {"kp_offset", "n_frames"} <= set(idx.columns) else np.array([])
+            i = int(np.searchsorted(ends, frame, side="right"))
+            clip = f"clip {idx.clip_id.iloc[i]!r}, " if i < len(idx) else ""
+            raise BadInputError(file, f"{clip}frame row {frame}: non-finite (NaN, inf) or absurd (beyond 1e6) keypoint values")
+
 def load_prepared(path: str | os.PathLike) -> PreparedDataset:
     "Open a prepared folder, checking its manifest against its files (`BadInputError` naming the file on mismatch)."
     path = Path(path)
     mf = path / "manifest.json"
     if not mf.exists(): raise BadInputError(path, "not a prepared dataset: manifest.json is missing")
-    m = load_json(mf)
-    if m.get("format") != "mgnb-prepared" or m.get("format_version") != FORMAT_VERSION:
+    try: m = load_json(mf)
+    except (ValueError, UnicodeDecodeError) as e: raise BadInputError(mf, f"is not valid JSON ({e})") from e
+    if not isinstance(m, dict) or m.get("format") != "mgnb-prepared" or m.get("format_version") != FORMAT_VERSION:
+        m = m if isinstance(m, dict) else {}
         raise BadInputError(mf, f"format {m.get('format')!r} version {m.get('format_version')!r}; this mgnb reads mgnb-prepared version {FORMAT_VERSION}")
-    idx = pd.read_parquet(path / "index.parquet")
+    lacking = [k for k in ("n_clips", "n_frames", "M", "V", "layout", "layout_def") if k not in m]
+    if lacking: raise BadInputError(mf, f"lacks {lacking}: not a complete prepared manifest")
+    try: idx = pd.read_parquet(path / "index.parquet")
+    except Exception as e:  # pyarrow raises several types for a missing, truncated or foreign file
+        raise BadInputError(path / "index.parquet", f"cannot be read as a parquet table ({type(e).__name__}: {e})") from e
     if list(idx.columns) != list(INDEX_COLUMNS): raise BadInputError(path / "index.parquet", f"columns {list(idx.columns)}, expected {list(INDEX_COLUMNS)}")
     if len(idx) != m["n_clips"]: raise BadInputError(path / "index.parquet", f"{len(idx)} clips, the manifest says {m['n_clips']}")
     try: kp = np.load(path / "keypoints.npy", mmap_mode="r")
@@ -366,7 +430,9 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
     want = (m["n_frames"], m["M"], m["V"], 3)
     if kp.shape != want or kp.dtype != np.float32:
         raise BadInputError(path / "keypoints.npy", f"{kp.dtype} {kp.shape}, the manifest says float32 {want}")
-    layout = _layout_from_dict(m["layout_def"])
+    _check_finite(kp, path / "keypoints.npy", idx)
+    try: layout = _layout_from_dict(m["layout_def"])
+    except (KeyError, TypeError, ValueError) as e: raise BadInputError(mf, f"layout_def is not a layout ({e!r})") from e
     if layout.name != m["layout"] or layout.num_joints != m["V"]:
         raise BadInputError(mf, f"layout {layout.name!r} with {layout.num_joints} joints does not match layout {m['layout']!r}, V={m['V']}")
     ends = np.cumsum(idx.n_frames.to_numpy())
@@ -406,7 +472,8 @@ class IngestReport:
         s = self.counts["split"]
         lines = [f"{self.out_dir}: {self.n_clips} clips ({s['train']} train, {s['val']} val, {s['test']} test), "
                  f"{self.n_frames} frames in {self.seconds:.1f} s; {int((self.skips.action == 'skipped').sum())} skipped, "
-                 f"{int((self.skips.action == 'repaired').sum())} repaired"]
+                 f"{int((self.skips.action == 'repaired').sum())} repaired"
+                 + (f", {n} flagged" if (n := int((self.skips.action == 'flagged').sum())) else "")]
         for e in self.skips.head(max_rows).itertuples():
             lines.append(f"  {e.action} {e.item}: {e.file}" + (f", row {int(e.row)}" if pd.notna(e.row) else "") + f": {e.problem}")
         if len(self.skips) > max_rows: lines.append(f"  ... {len(self.skips) - max_rows} more in skipped.csv")
@@ -450,6 +517,23 @@ def _unlisted(raw: Path, listed: set, suffix: str) -> list[str]:
     found |= {p.name[: -len(suffix)] for p in raw.glob(f"*{suffix}")}
     return sorted(found - listed)
 
+def _far_outside(kp: np.ndarray, h: int, w: int, path: Path, strict: bool, log: SkipLog, item: str) -> np.ndarray:
+    """Joints more than four frame sizes outside the `w`×`h` frame are corrupt values (3e38, unit mix-ups): an
+    error naming the file and row (strict), else set to (0, 0, score 0) and counted in `log`. (Detectors put joints
+    slightly outside the frame; four frame sizes is far beyond any of that.)"""
+    if not (h and w): return kp   # frame size unknown
+    x, y = kp[..., 0], kp[..., 1]
+    far = (x < -4 * w) | (x > 5 * w) | (y < -4 * h) | (y > 5 * h)
+    if far.any():
+        rows = np.flatnonzero(far.any(1))
+        r = int(rows[0]); j = int(np.argmax(far[r]))
+        problem = (f"{int(far.sum())} joint(s) in {len(rows)} frame(s) lie far outside the {w}x{h} frame "
+                   f"(first: joint {j}, x={x[r, j]:.4g}, y={y[r, j]:.4g})")
+        if strict: raise BadInputError(path, problem, row=r)
+        kp[far] = 0
+        log.add(path, problem + "; set to (0, 0, score 0)", row=r, item=item, action="repaired")
+    return kp
+
 def _ingest_videos(raw: Path, out_dir, raw_layout: str, videos: list[_VideoFiles], source: KeypointLayout,
                    target: KeypointLayout, strict: bool, progress: bool, log: SkipLog, t0: float,
                    frame_size: tuple[int, int] = (0, 0), source_info=None) -> IngestReport:
@@ -466,12 +550,19 @@ def _ingest_videos(raw: Path, out_dir, raw_layout: str, videos: list[_VideoFiles
             try:
                 info = video_info(v.video) if v.video is not None and (v.video_required or v.video.exists()) else None
                 kp = read_skeleton(v.skeleton, source.num_joints, strict, log, item=v.vid)
+                kp = _far_outside(kp, *((info.height, info.width) if info is not None else frame_size), v.skeleton,
+                                  strict, log, v.vid)
             except BadInputError as e:
                 if strict: raise
                 for k in labels.k: log.add(e.file, f"{e.problem}; clip skipped", row=e.row, item=f"{v.vid}_{k}")
                 continue
             kp = select_joints(kp, jmap)[:, None]  # [T, M=1, V, 3]
-            n_video = info.n_frames if info is not None else None
+            n_video = None
+            if info is not None:   # a truncated file keeps its header's frame count: count what decodes
+                n_video = decodable_frames(v.video, info)
+                if n_video < info.n_frames:
+                    log.add(v.video, f"the header says {info.n_frames} frames but only {n_video} decode (a truncated "
+                                     f"file?); clips past frame {n_video - 1} are skipped", item=v.vid, action="flagged")
             for r in labels.itertuples(index=False):
                 cid = f"{v.vid}_{r.k}"
                 problem = None
