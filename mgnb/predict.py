@@ -553,7 +553,8 @@ def detection_counts(runs: Sequence, P: np.ndarray, truth: Sequence, labels: np.
 
 def detection_scores(counts: Sequence[dict] | pd.DataFrame) -> dict:
     "Segment precision, recall and F1 and frame accuracy over videos, from `detection_counts` rows."
-    c = pd.DataFrame(list(counts) if not isinstance(counts, pd.DataFrame) else counts).sum()
+    cols = ["tp", "n_pred", "n_truth", "frames_correct", "frames", "gesture_frames_correct", "gesture_frames"]
+    c = pd.DataFrame(list(counts) if not isinstance(counts, pd.DataFrame) else counts)[cols].sum()
     p = c.tp / c.n_pred if c.n_pred else 0.0
     r = c.tp / c.n_truth if c.n_truth else 0.0
     return dict(precision=float(p), recall=float(r), f1=float(2 * p * r / (p + r)) if p + r else 0.0,
@@ -800,7 +801,12 @@ def predict_paths(src, bundle: str | os.PathLike, out_dir: str | os.PathLike, *,
     else:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                                  initargs=(str(bundle), threads)) as pool:
-            for f in as_completed([pool.submit(_predict_task, *t) for t in todo]): rows.append(f.result()); bar.update()
+            futures = {pool.submit(_predict_task, *t): t[1] for t in todo}
+            for f in as_completed(futures):
+                try: rows.append(f.result())
+                except Exception as e:   # a worker that died (e.g. out of memory): its video fails, the others are kept
+                    rows.append(dict(video=futures[f], status="failed", error=f"{type(e).__name__}: {e}"))
+                bar.update()
     bar.close()
     report = pd.DataFrame(rows).sort_values("video", kind="stable").reset_index(drop=True)
     with atomic_path(out / f"report.{i}of{n}.csv") as tmp: report.to_csv(tmp, index=False)
