@@ -568,8 +568,8 @@ def online_latency(runs: Sequence, truth: Sequence, delay: int, d: Decision, iou
     pred = [(a, e, c, 1.0 if P is None else float(P[a:e + 1, c].mean())) for a, e, c in runs]
     return [float(pred[i][0] + d.min_len - 1 + delay - truth[j][0]) for i, j, _ in match_segments(pred, truth, iou)]
 
-def choose_decision(videos: Sequence[tuple[np.ndarray, np.ndarray, list]], thresholds=None, min_lens=(2, 4, 8, 12),
-                    merge_gaps=(0, 2, 4), smooths=(1, 5, 9), iou: float = 0.5) -> tuple[Decision, pd.DataFrame]:
+def choose_decision(videos: Sequence[tuple[np.ndarray, np.ndarray, list]], thresholds=None, min_lens=(4, 8, 12, 16, 20),
+                    merge_gaps=(0, 4), smooths=(1, 5, 9), iou: float = 0.5) -> tuple[Decision, pd.DataFrame]:
     """The decision rule with the best segment F1@`iou` over validation videos `(P, covered, truth segments)`, by grid
     search over the background threshold, minimum length, merge gap and smoothing. Returns it and the grid's table."""
     thresholds = np.round(np.arange(0.0, 0.96, 0.05), 3) if thresholds is None else thresholds
