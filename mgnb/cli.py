@@ -91,13 +91,15 @@ def _cmd_export_pyskl(args):
     print(f"wrote {args.out}")
 
 def _cmd_predict(args):
+    from mgnb.core import BadInputError
     from mgnb.predict import predict_paths
     if args.skeleton not in ("auto", "mediapipe") and Path(args.video).is_dir():
         raise SystemExit("--skeleton PATH is for one video; a folder's videos find their own (<stem>_openpose.csv, <stem>.npz)")
-    rep = predict_paths(args.video, args.model, args.out, workers=args.workers, threads=args.threads, shard=args.shard,
-                        overwrite=args.overwrite, progress=not args.quiet, skeleton=args.skeleton, length=args.window,
-                        stride=args.stride, threshold=args.threshold, online=args.online, delay=args.delay,
-                        max_frames=args.max_frames, overlay=args.overlay)
+    try: rep = predict_paths(args.video, args.model, args.out, workers=args.workers, threads=args.threads, shard=args.shard,
+                             overwrite=args.overwrite, progress=not args.quiet, skeleton=args.skeleton, length=args.window,
+                             stride=args.stride, threshold=args.threshold, online=args.online, delay=args.delay,
+                             max_frames=args.max_frames, overlay=args.overlay)
+    except BadInputError as e: raise SystemExit(f"mgnb predict: {e}")   # a bad bundle or input path: one clear line
     for r in rep.itertuples():
         print(f"{r.video}: {r.status}" + (f" ({r.error})" if r.status == "failed" else f", {r.message}"))
     print(f"segments: {Path(args.out) / 'segments.csv'}; {int((rep.status == 'failed').sum())} failed")

@@ -83,6 +83,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--skip-mediapipe", action="store_true")
     p.add_argument("--out", default="reports/predict/benchmarks.md")
+    p.add_argument("--note", default="", help="a sentence for the report (e.g. the machine's load)")
     a = p.parse_args(argv)
     videos = [str(v) for v in miga_videos(a.raw, "test").video[: a.videos]]
     tmp = Path(tempfile.mkdtemp(prefix="mgnb_bench_predict_"))
@@ -108,7 +109,8 @@ def main(argv=None):
             f"{len(videos)} test video(s) of `{a.raw}`. Frames/s: video frames over wall-clock seconds, worker start "
             f"included (and without it: the sum of per-video seconds shared by the workers). Peak RSS: the largest "
             f"resident set of one worker and of the main process. Target: ≥ 25 frames/s for the skeleton-only bundle "
-            f"with MediaPipe pose on 2 cores, 2 workers.\n\n")
+            f"with MediaPipe pose on 2 cores, 2 workers. Load average (1, 5, 15 min) at the end of the run: "
+            f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}. {a.note}\n\n")
     out.write_text(head + table.to_markdown(index=False) + "\n")
     save_json(rows, out.with_suffix(".json"))
     print(out.read_text())
