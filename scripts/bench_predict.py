@@ -104,7 +104,12 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     import os, platform
-    head = (f"# `mgnb predict` speed\n\n`python scripts/bench_predict.py {' '.join(argv or sys.argv[1:])}` on "
+    args, shown = list(argv or sys.argv[1:]), []
+    while args:   # the command as run, without the note and the output path (which may be absolute)
+        x = args.pop(0)
+        if x in ("--note", "--out"): args = args[1:]
+        elif not x.startswith(("--note=", "--out=")): shown.append(x)
+    head = (f"# `mgnb predict` speed\n\n`python scripts/bench_predict.py {' '.join(shown)}` on "
             f"{platform.machine()} with {os.cpu_count()} CPU(s), {a.workers} worker process(es) × 1 torch thread, "
             f"{len(videos)} test video(s) of `{a.raw}`. Frames/s: video frames over wall-clock seconds, worker start "
             f"included (and without it: the sum of per-video seconds shared by the workers). Peak RSS: the largest "
