@@ -819,7 +819,10 @@ def predict_paths(src, bundle: str | os.PathLike, out_dir: str | os.PathLike, *,
 # %% ../nbs/19_predict.ipynb #3c1b0c30
 def _state_from_checkpoint(path: Path) -> dict:
     "The stream model's weights in a training checkpoint (`ModelWithLoss`: the model under `model.`, the loss's OSE head under `crit.`)."
-    ck = torch.load(path, map_location="cpu", weights_only=True)   # tensors and plain containers only
+    import pickle
+    try: ck = torch.load(path, map_location="cpu", weights_only=True)   # tensors and plain containers only
+    except pickle.UnpicklingError:   # an older checkpoint with other objects: the pipeline's own file, trusted
+        ck = torch.load(path, map_location="cpu", weights_only=False)
     return {k[len("model."):]: v for k, v in ck["model"].items() if k.startswith("model.")}
 
 def window_from_index(index: pd.DataFrame, stride_fraction: float = 0.25) -> tuple[int, int]:
