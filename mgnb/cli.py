@@ -146,6 +146,21 @@ def _cmd_export_pyskl(args):
     export_pyskl(args.prepared, args.out)
     print(f"wrote {args.out}")
 
+def _cmd_predict(args):
+    from mgnb.core import BadInputError
+    from mgnb.predict import predict_paths
+    if args.skeleton not in ("auto", "mediapipe") and Path(args.video).is_dir():
+        raise SystemExit("--skeleton PATH is for one video; a folder's videos find their own (<stem>_openpose.csv, <stem>.npz)")
+    try: rep = predict_paths(args.video, args.model, args.out, workers=args.workers, threads=args.threads, shard=args.shard,
+                             overwrite=args.overwrite, progress=not args.quiet, skeleton=args.skeleton, length=args.window,
+                             stride=args.stride, threshold=args.threshold, online=args.online, delay=args.delay,
+                             max_frames=args.max_frames, overlay=args.overlay)
+    except BadInputError as e: raise SystemExit(f"mgnb predict: {e}")   # a bad bundle or input path: one clear line
+    for r in rep.itertuples():
+        print(f"{r.video}: {r.status}" + (f" ({r.error})" if r.status == "failed" else f", {r.message}"))
+    print(f"segments: {Path(args.out) / 'segments.csv'}; {int((rep.status == 'failed').sum())} failed")
+    if (rep.status == "failed").any(): sys.exit(1)
+
 # %% ../nbs/09_cli.ipynb #c01e3660
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mgnb", description="Micro-gesture recognition (MiGA Track 1 / iMiGUE).")
@@ -184,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("rest", nargs=argparse.REMAINDER); s.set_defaults(fn=_cmd_crops)
     s = sub.add_parser("export-pyskl", help="write a prepared dataset as a pyskl annotation pickle")
     s.add_argument("prepared"); s.add_argument("out"); s.set_defaults(fn=_cmd_export_pyskl)
+    s = sub.add_parser("predict", help="micro-gestures in a video or a folder of videos (segments.csv, timeline, overlay) "
+                       "with a model bundle (the pipeline's `export` stage)")
+    s.add_argument("video", help="a video file or a folder of videos")
+    s.add_argument("--model", required=True, help="bundle folder (build/export/bundle)")
+    s.add_argument("--out", required=True, help="output folder: <video>/segments.csv, windows.csv, timeline.png, ...")
+    s.add_argument("--skeleton", default="auto", help="auto (the <stem>_openpose.csv/.xlsx or <stem>.npz beside the "
+                   "video, else MediaPipe), mediapipe, or a skeleton file for a single video")
+    s.add_argument("--window", type=int, help="window length in frames (default: the bundle's)")
+    s.add_argument("--stride", type=int, help="window stride in frames (default: the bundle's)")
+    s.add_argument("--threshold", type=float, help="background threshold on the fused confidence (default: the bundle's, chosen on validation)")
+    s.add_argument("--online", action="store_true", help="decide causally, as windows arrive (latency: --delay frames)")
+    s.add_argument("--delay", type=int, help="online: frames a decision waits for (default: half a window)")
+    s.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (skeleton and current label)")
+    s.add_argument("--max-frames", type=int, help="only the first N frames of each video")
+    s.add_argument("--workers", type=int, default=1, help="videos in parallel processes")
+    s.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    s.add_argument("--shard", default="0/1", help="i/n: only every n-th video from the i-th (for cluster jobs)")
+    s.add_argument("--overwrite", action="store_true", help="redo videos already done (default: skip them)")
+    s.set_defaults(fn=_cmd_predict)
     return p
 
 def main(argv=None):
