@@ -90,6 +90,47 @@ def crops() -> pd.DataFrame | None:
     return benchmark_cache(prepared, n_videos=4)
 
 
+
+def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
+    """Per stream of params.yaml: milliseconds per training batch spent in the data loader (build/prepared and
+    build/crops, as the `train` stages read them) against one optimisation step on that batch (1 thread)."""
+    import torch
+    from functools import partial
+    from torch.utils.data import DataLoader
+    from mgnb.core import load_params
+    from mgnb.crops import VideoClips
+    from mgnb.data.clips import SkeletonClips
+    from mgnb.data.ingest import load_prepared
+    from mgnb.losses import ModelWithLoss, TailAwareLoss
+    from mgnb.streams import build_stream_model
+    from mgnb.train import TrainConfig, make_optimizer
+    if not (ROOT / "build" / "prepared").exists(): return None
+    torch.set_num_threads(1)
+    ds, rows = load_prepared(ROOT / "build" / "prepared"), []
+    for stream, p in load_params(ROOT / "params.yaml")["train"].items():
+        p = dict(p)
+        if p["model"] == "logreg": continue
+        model, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
+        if crops and not (ROOT / crops / "cache.json").exists(): continue
+        cfg = TrainConfig.from_dict(p)
+        clips = partial(VideoClips, cache_dir=ROOT / crops) if crops else SkeletonClips
+        data = clips(ds, "train", cfg.clip_len, train=True, flip_prob=cfg.flip_prob, scale_jitter=cfg.scale_jitter)
+        it, t0, batch = iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True)), time.perf_counter(), None
+        for _ in range(batches): batch = next(it)
+        load_ms = 1000 * (time.perf_counter() - t0) / batches
+        net = build_stream_model(model, ds.layout, 32, cfg.preset, **options)
+        net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
+        opt, (x, y) = make_optimizer(net, cfg), batch
+        def step():
+            _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
+        step()
+        t0 = time.perf_counter()
+        for _ in range(batches): step()
+        step_ms = 1000 * (time.perf_counter() - t0) / batches
+        rows.append(dict(stream=stream, batch=cfg.batch_size, input=str(tuple(x.shape[1:])), loader_ms_per_batch=round(load_ms, 1),
+                         step_ms_per_batch=round(step_ms, 1), loader_share=round(load_ms / (load_ms + step_ms), 3)))
+    return pd.DataFrame(rows)
+
 def render(results: dict) -> str:
     hm, ps = pd.DataFrame(results.get("heatmaps", [])), results.get("pose")
     lines = ["# Benchmarks", "",
@@ -114,6 +155,9 @@ def render(results: dict) -> str:
              "where a frame's time goes, wall time inside the process that ran the video; `cpu_ms_per_frame`: CPU time "
              "of all processes; `frames_per_s_cpu_bound`: the rate that CPU work (less the workers' start-up) allows on "
              "2 free cores, which is the ceiling for 2 workers.", "",
+             *(["## Training loader against the training step (1 thread, params.yaml streams, ms per batch)", "",
+                "The loader never the bottleneck: its share of a batch's time (num_workers 0: it runs between the steps).", "",
+                pd.DataFrame(results["loader"]).to_markdown(index=False), ""] if results.get("loader") else []),
              "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
@@ -137,7 +181,7 @@ def main():
                     help="wall time of the smoke pipeline measured elsewhere (the 'smoke pipeline: N s' line of `make test`)")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds / --smoke-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
-    ap.add_argument("--parts", default="heatmaps,pose,crops,data,smoke,default",
+    ap.add_argument("--parts", default="heatmaps,pose,loader,crops,data,smoke,default",
                     help="what to measure now (comma-separated); the rest is kept from reports/benchmarks.json")
     args = ap.parse_args()
     raw = ROOT / "reports" / "benchmarks.json"
@@ -150,6 +194,8 @@ def main():
         if "heatmaps" in parts: results["heatmaps"] = heatmaps().to_dict("records")
         if "pose" in parts:
             ps = pose(); results["pose"] = None if ps is None else ps.to_dict("records")
+        if "loader" in parts:
+            lv = loader_vs_step(); results["loader"] = None if lv is None else lv.to_dict("records")
         if "crops" in parts:
             cr = crops(); results["crops"] = None if cr is None else cr.to_dict("records")
         if "data" in parts: results["data_path"] = [data_path(p, work) for p in ("smoke", "default")]
