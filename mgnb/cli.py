@@ -114,7 +114,7 @@ def _cmd_evaluate(args):
     import pandas as pd
     from mgnb.data.ingest import load_eval_labels, load_prepared, train_class_counts
     from mgnb.metrics import evaluate_splits
-    from mgnb.train import check_logits_splits, load_logits
+    from mgnb.logits import check_logits_splits, load_logits
     ds = load_prepared(args.prepared)
     table, logits, _ = load_logits(args.logits)
     check_logits_splits(table, ds.index, args.logits)   # rows relabelled (val scored as test) or from another dataset

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from .core import CLASS_NAMES, NUM_CLASSES
+from .data.clips import training_labels   # re-exported: the label set a CMPL round trains on
 from .fusion import SoftVote
 
 # %% auto #0
-__all__ = ['select_pseudo_labels', 'training_labels', 'pseudo_label_report', 'stop_reason', 'pseudo_set_changes',
-           'plot_cmpl_rounds']
+__all__ = ['select_pseudo_labels', 'pseudo_label_report', 'stop_reason', 'pseudo_set_changes', 'plot_cmpl_rounds']
 
 # %% ../nbs/18_cmpl.ipynb #2889cb63
 def select_pseudo_labels(test_logits_by_stream: Mapping[str, np.ndarray], clip_ids: Sequence[str], k: int, tau: float,
@@ -73,29 +73,6 @@ def _under_cap(label, confidence, keep, cap, num_classes) -> np.ndarray:
     out = np.zeros(len(label), bool)
     out[order[rank < caps[label[order]]]] = True
     return out
-
-# %% ../nbs/18_cmpl.ipynb #11440136
-def training_labels(index: pd.DataFrame, pseudo: pd.DataFrame) -> pd.Series:
-    """Label per clip of `index` (Int64, indexed by clip_id, in index order) for training: train labels ∪ pseudo
-    labels of test clips; NA for val and unselected test clips."""
-    for col in ("clip_id", "split", "label"):
-        if col not in index.columns: raise ValueError(f"the index has no {col!r} column")
-    ids = pd.Index(index["clip_id"].astype(str))
-    if ids.has_duplicates: raise ValueError(f"clip {ids[ids.duplicated()][0]!r} appears twice in the index")
-    split = index["split"].to_numpy()
-    value, known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-    train = split == "train"
-    train_labels = index["label"][train].astype("Int64")          # the label column is read for train rows only
-    value[train], known[train] = train_labels.fillna(0).to_numpy(), train_labels.notna().to_numpy()
-    pid = pd.Index(pseudo["clip_id"].astype(str))
-    if pid.has_duplicates: raise ValueError(f"clip {pid[pid.duplicated()][0]!r} appears twice in the pseudo set")
-    pos = ids.get_indexer(pid)
-    pseudo_split = np.where(pos >= 0, split[pos], "unknown")
-    bad = pseudo_split != "test"
-    if bad.any(): raise ValueError(f"{bad.sum()} pseudo-labelled clips are not test clips of the index (e.g. {list(pid[bad][:3])}: "
-                                   f"{list(pseudo_split[bad][:3])})")
-    value[pos], known[pos] = pseudo["label"].to_numpy().astype(np.int64), True
-    return pd.Series(pd.arrays.IntegerArray(value, ~known), index=ids, name="label")
 
 # %% ../nbs/18_cmpl.ipynb #2359011e
 def pseudo_label_report(pseudo: pd.DataFrame, test_labels: pd.Series | None, train_counts,

@@ -16,6 +16,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from .core import NUM_CLASSES
+from .logits import load_logits
 from .metrics import ece, macro_f1, reliability, softmax, topk_accuracy
 
 # %% auto #0
@@ -232,7 +233,6 @@ class AlignedLogits:
 def align_logits(sources: Mapping[str, str | os.PathLike | tuple[pd.DataFrame, np.ndarray]],
                  splits: tuple[str, ...] = ("val", "test")) -> dict[str, AlignedLogits]:
     "Join the streams' logits by clip id: `{split: AlignedLogits}` for each of `splits`."
-    from mgnb.train import load_logits  # here, not at the top: mgnb.train imports torch, which fusion does not need
     tables = {}
     for s, src in sources.items():
         table, z = (load_logits(src)[:2] if isinstance(src, (str, os.PathLike)) else src)

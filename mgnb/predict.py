@@ -837,7 +837,7 @@ def bundle_from_pipeline(params: dict, prepared_dir: str | os.PathLike, cmpl_dir
     from mgnb.core import CLASS_NAMES
     from mgnb.data.ingest import load_prepared
     from mgnb.streams import build_stream_model
-    from mgnb.train import load_logits
+    from mgnb.logits import load_logits
     ds = load_prepared(prepared_dir)
     final = pd.read_csv(Path(cmpl_dir) / "final.csv")
     seed = int(final.seed.iloc[0]) if seed is None else int(seed)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,67 +19,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .core import NUM_CLASSES, atomic_path, save_json, seed_everything
-from .data.clips import SkeletonClips
+from .data.clips import SkeletonClips, training_labels
+from .logits import save_logits
 from .losses import ModelWithLoss, TailAwareLoss, class_weights
 
 # %% auto #0
-__all__ = ['save_logits', 'load_logits', 'check_logits_splits', 'TrainConfig', 'make_optimizer', 'pick_device', 'dist_env',
-           'predict', 'training_rows', 'train_stream', 'save_checkpoint', 'load_checkpoint', 'check_config',
-           'check_finite_loss']
-
-# %% ../nbs/07_train.ipynb #0e90c358
-def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | None = None) -> Path:
-    "Write a stream's per-clip logits file, atomically."
-    logits = np.asarray(logits, np.float32)
-    if not (len(clip_ids) == len(splits) == len(logits)): raise ValueError("clip_ids, splits and logits differ in length")
-    with atomic_path(path) as tmp:
-        np.savez(tmp, clip_id=np.asarray(clip_ids, dtype=str), split=np.asarray(splits, dtype=str), logits=logits,
-                 meta=np.asarray(json.dumps(meta or {})))
-    return Path(path)
-
-def load_logits(path: str | os.PathLike, num_classes: int | None = NUM_CLASSES) -> tuple[pd.DataFrame, np.ndarray, dict]:
-    """Read a logits file → (table of clip_id and split, logits `[N, C]`, meta). A missing, truncated or foreign
-    file, a row count or class count (`num_classes`; None: any) that does not fit, splits other than val/test,
-    repeated clip ids and non-finite logits are each a `BadInputError` naming the file (and row)."""
-    from mgnb.core import BadInputError
-    path = Path(path)
-    if not path.is_file(): raise BadInputError(path, "logits file is missing")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            lacking = sorted({"clip_id", "split", "logits", "meta"} - set(z.files))
-            if lacking: raise BadInputError(path, f"lacks {lacking}: not an mgnb logits file")
-            ids, splits, z_, meta = z["clip_id"], z["split"], z["logits"], json.loads(str(z["meta"]))
-    except BadInputError: raise
-    except Exception as e:   # truncated zip, object arrays, bad JSON: numpy and zipfile raise many types
-        raise BadInputError(path, f"cannot be read as a logits file ({type(e).__name__}: {e})") from e
-    if z_.ndim != 2 or (num_classes is not None and z_.shape[1] != num_classes) or not (len(ids) == len(splits) == len(z_)):
-        raise BadInputError(path, f"logits of shape {z_.shape} for {len(ids)} clip ids and {len(splits)} splits; expected "
-                                  f"[N, {num_classes or 'C'}] with one clip id and split per row")
-    table = pd.DataFrame({"clip_id": ids.astype(str), "split": splits.astype(str)})
-    other = np.flatnonzero(~table.split.isin(["val", "test"]).to_numpy())
-    if len(other): raise BadInputError(path, f"split {table.split[other[0]]!r} (only val and test are scored)", row=int(other[0]))
-    dup = np.flatnonzero(table.clip_id.duplicated().to_numpy())
-    if len(dup): raise BadInputError(path, f"clip {table.clip_id[dup[0]]!r} appears twice", row=int(dup[0]))
-    z_ = z_.astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(z_).all(1))
-    if len(bad): raise BadInputError(path, f"{len(bad)} row(s) hold NaN/infinite logits (first: clip {table.clip_id[bad[0]]!r})",
-                                     row=int(bad[0]))
-    return table, z_, meta
-
-def check_logits_splits(table: pd.DataFrame, index: pd.DataFrame, file: str | os.PathLike = "logits") -> None:
-    """Every clip of a logits `table` must be a clip of the prepared `index` with the same split: a file whose val
-    rows are labelled test (or whose clips belong to another dataset) is refused, naming the row and clip."""
-    from mgnb.core import BadInputError
-    split_of = index.set_index("clip_id")["split"]
-    known = table.clip_id.map(split_of)
-    unknown = np.flatnonzero(known.isna().to_numpy())
-    if len(unknown): raise BadInputError(file, f"clip {table.clip_id[unknown[0]]!r} is not in the prepared dataset "
-                                               f"({len(unknown)} such rows)", row=int(unknown[0]))
-    wrong = np.flatnonzero((known != table.split).to_numpy())
-    if len(wrong):
-        r = int(wrong[0])
-        raise BadInputError(file, f"clip {table.clip_id[r]!r} is labelled {table.split[r]!r} here but is a "
-                                  f"{known[r]!r} clip of the prepared dataset ({len(wrong)} such rows)", row=r)
+__all__ = ['TrainConfig', 'make_optimizer', 'pick_device', 'dist_env', 'predict', 'training_rows', 'train_stream',
+           'save_checkpoint', 'load_checkpoint', 'check_config', 'check_finite_loss']
 
 # %% ../nbs/07_train.ipynb #6ef5d228
 @dataclass
@@ -151,8 +96,7 @@ def predict(model: nn.Module, datasets: list, cfg: TrainConfig, device) -> np.nd
 def training_rows(index: pd.DataFrame, pseudo_labels: pd.DataFrame | None = None) -> tuple[np.ndarray, pd.Series]:
     """Row positions and labels (Int64, by position) that a stream trains on: the labelled train split plus the test
     clips of `pseudo_labels` (columns clip_id, label: a CMPL pseudo set) with those labels — see
-    `mgnb.cmpl.training_labels`, which guarantees that no label of val or test reaches training by this path."""
-    from mgnb.cmpl import training_labels
+    `mgnb.data.clips.training_labels`, which guarantees that no label of val or test reaches training by this path."""
     if pseudo_labels is None: pseudo_labels = pd.DataFrame({"clip_id": pd.Series(dtype=str), "label": pd.Series(dtype=int)})
     labels = training_labels(index, pseudo_labels).reset_index(drop=True)
     return np.flatnonzero(labels.notna().to_numpy()), labels

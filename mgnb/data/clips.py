@@ -16,7 +16,7 @@ from ..layouts import KeypointLayout, normalize_skeleton
 
 # %% auto #0
 __all__ = ['uniform_sample', 'main_person', 'flip_skeleton', 'select_rows', 'SkeletonClips', 'pd_to_int', 'InMemoryClips',
-           'toy_skeleton_dataset', 'ClipSubset', 'few_per_class']
+           'toy_skeleton_dataset', 'ClipSubset', 'few_per_class', 'training_labels']
 
 # %% ../../nbs/05_data.clips.ipynb #691702d8
 def uniform_sample(n_frames: int, clip_len: int, rng: np.random.Generator | None = None, offset: float = 0.5) -> np.ndarray:
@@ -98,8 +98,12 @@ class InMemoryClips:
     index: pd.DataFrame
     arrays: list
     layout: KeypointLayout
+    class_names: list | None = None   # the label set (index i is label i); None: the iMiGUE classes
 
     def __post_init__(self):
+        if self.class_names is None:
+            from mgnb.core import CLASS_NAMES
+            self.class_names = list(CLASS_NAMES)
         if len(self.index) != len(self.arrays): raise ValueError(f"{len(self.index)} index rows but {len(self.arrays)} arrays")
 
     def keypoints(self, i: int) -> np.ndarray: return self.arrays[i]
@@ -118,7 +122,7 @@ def toy_skeleton_dataset(n_per_split=(48, 16, 16), n_frames: int = 40, seed: int
             kp[0, :, 4, 1] += 12 * np.sin(t * (0.25 if y else 0.7))   # the gesture
             arrays.append(kp.astype(np.float32)); rows.append(dict(clip_id=f"{split}{i}", split=split, label=y))
     index = pd.DataFrame(rows); index["label"] = index["label"].astype("Int64")
-    return InMemoryClips(index, arrays, MGNB68)
+    return InMemoryClips(index, arrays, MGNB68, ["fast wrist oscillation", "slow wrist oscillation"])
 
 # %% ../../nbs/05_data.clips.ipynb #b13ef746
 @dataclass
@@ -130,7 +134,7 @@ class ClipSubset:
     def __post_init__(self):
         self.rows = np.asarray(self.rows, int)
         self.index = self.dataset.index.iloc[self.rows].reset_index(drop=True)
-        self.layout = self.dataset.layout
+        self.layout, self.class_names = self.dataset.layout, self.dataset.class_names
 
     def keypoints(self, i: int) -> np.ndarray: return self.dataset.keypoints(int(self.rows[i]))
 
@@ -146,3 +150,26 @@ def few_per_class(dataset, n: int, seed: int = 0) -> ClipSubset:
         rows = np.flatnonzero(train & (y == c))
         keep[rng.permutation(rows)[:n]] = True
     return ClipSubset(dataset, np.flatnonzero(keep))
+
+# %% ../../nbs/05_data.clips.ipynb #f58c29cc
+def training_labels(index: pd.DataFrame, pseudo: pd.DataFrame) -> pd.Series:
+    """Label per clip of `index` (Int64, indexed by clip_id, in index order) for training: train labels ∪ pseudo
+    labels of test clips; NA for val and unselected test clips."""
+    for col in ("clip_id", "split", "label"):
+        if col not in index.columns: raise ValueError(f"the index has no {col!r} column")
+    ids = pd.Index(index["clip_id"].astype(str))
+    if ids.has_duplicates: raise ValueError(f"clip {ids[ids.duplicated()][0]!r} appears twice in the index")
+    split = index["split"].to_numpy()
+    value, known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    train = split == "train"
+    train_labels = index["label"][train].astype("Int64")          # the label column is read for train rows only
+    value[train], known[train] = train_labels.fillna(0).to_numpy(), train_labels.notna().to_numpy()
+    pid = pd.Index(pseudo["clip_id"].astype(str))
+    if pid.has_duplicates: raise ValueError(f"clip {pid[pid.duplicated()][0]!r} appears twice in the pseudo set")
+    pos = ids.get_indexer(pid)
+    pseudo_split = np.where(pos >= 0, split[pos], "unknown")
+    bad = pseudo_split != "test"
+    if bad.any(): raise ValueError(f"{bad.sum()} pseudo-labelled clips are not test clips of the index (e.g. {list(pid[bad][:3])}: "
+                                   f"{list(pseudo_split[bad][:3])})")
+    value[pos], known[pos] = pseudo["label"].to_numpy().astype(np.int64), True
+    return pd.Series(pd.arrays.IntegerArray(value, ~known), index=ids, name="label")

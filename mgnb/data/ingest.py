@@ -382,6 +382,11 @@ class PreparedDataset:
 
     def __len__(self): return len(self.index)
 
+    @property
+    def class_names(self) -> list[str]:
+        "The label set (label i is `class_names[i]`): the manifest's `classes`, or the iMiGUE classes for folders without one."
+        return list(self.manifest.get("classes") or CLASS_NAMES)
+
     def row(self, clip: int | str) -> int:
         "Index position of a clip given by position or clip id."
         if isinstance(clip, (int, np.integer)):

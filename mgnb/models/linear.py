@@ -39,7 +39,7 @@ def fit_linear_baseline(dataset, out_dir: str | os.PathLike, clip_len: int = 16,
     from sklearn.preprocessing import StandardScaler
     from mgnb.losses import class_weights
     from mgnb.metrics import macro_f1
-    from mgnb.train import save_logits
+    from mgnb.logits import save_logits
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     Xtr, ytr, _ = resampled_coordinates(dataset, "train", clip_len)
     if len(Xtr) == 0: raise ValueError("the dataset has no train clips")
