@@ -147,7 +147,9 @@ def run_config(cfg: TrainConfig, pseudo_labels: pd.DataFrame | None = None, init
     the starting weights (resuming is only allowed with all of them equal)."""
     pseudo_key = None if pseudo_labels is None else hashlib.sha1(
         pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
-    return {**dataclasses.asdict(cfg), "pseudo_labels": pseudo_key, "init_from": None if init_from is None else str(init_from)}
+    config = dataclasses.asdict(cfg)
+    if config["ose_anchors"] is None: del config["ose_anchors"]   # unset: checkpoints from before the field still resume
+    return {**config, "pseudo_labels": pseudo_key, "init_from": None if init_from is None else str(init_from)}
 
 # %% ../nbs/07_train.ipynb #76cd1beb
 def ose_anchors_for(class_names, cfg: TrainConfig) -> tuple[str, np.ndarray | None, str]:
