@@ -54,7 +54,7 @@ def _parse_value(v: str):
         except ValueError: return x
     return x
 
-_MODELS = ("tcn", "stgcn", "posec3d", "swin", "r2plus1d")
+_MODELS = ("tcn", "stgcn", "posec3d", "swin", "r2plus1d", "logreg")   # mgnb.streams.STREAM_MODELS and the fitted baseline
 
 def train_settings(stream: str | None, params: str | None, sets: list[str] | None) -> tuple[str, dict]:
     """The stream name and `train.<stream>` parameters that `mgnb train` would use, validated before anything is
@@ -86,28 +86,27 @@ def train_settings(stream: str | None, params: str | None, sets: list[str] | Non
     if model in ("swin", "r2plus1d") and not (crops and Path(crops, "clips").is_dir()):
         raise SystemExit(f"--stream {stream} (model {model}) reads RGB crops from train.{stream}.crops = {crops!r}, "
                          "which holds no crop cache: run `mgnb crops PREPARED CROPS_DIR` first (or set crops=CROPS_DIR)")
-    knobs = {k: v for k, v in p.items() if k not in ("model", "model_options", "crops")}
+    knobs = {k: v for k, v in p.items() if k not in ("model", "model_options", "crops", "train_per_class")}
+    if model == "logreg":   # fitted, not trained by epochs: its knobs are fit_linear_baseline's
+        import inspect
+        from mgnb.models.linear import fit_linear_baseline
+        known = set(inspect.signature(fit_linear_baseline).parameters) - {"dataset", "out_dir", "stream"} | {"seed"}
+        if set(knobs) - known: raise SystemExit(f"mgnb train: unknown parameters {sorted(set(knobs) - known)} of logreg; known: {sorted(known)}")
+        return stream, p
     try: check_config(TrainConfig.from_dict(knobs))
     except (KeyError, TypeError, ValueError) as e: raise SystemExit(f"mgnb train: {e.args[0] if e.args else e}")
     if not isinstance(p.get("model_options") or {}, dict): raise SystemExit("model_options must be a mapping")
     return stream, p
 
 def _cmd_train(args):
-    from functools import partial
     from mgnb.data.ingest import load_prepared
-    from mgnb.streams import build_stream_model
-    from mgnb.train import TrainConfig, train_stream
+    from mgnb.streams import TrainJob, train_job
     stream, p = train_settings(args.stream, args.params, args.set)
     ds = load_prepared(args.prepared)      # a bad dataset fails here, before the output folder exists
-    model, options, crops = p.pop("model", "stgcn"), p.pop("model_options", None) or {}, p.pop("crops", None)
-    clips = {}
-    if crops is not None and model in ("swin", "r2plus1d"):
-        from mgnb.crops import VideoClips
-        clips = dict(clips=partial(VideoClips, cache_dir=crops))
-    build = lambda layout, n, preset: build_stream_model(model, layout, n, preset, **options)
-    res = train_stream(ds, args.out, TrainConfig.from_dict(p), build, stream=stream, progress=not args.quiet,
-                       restart=args.restart, **clips)
-    last = res["history"][-1]
+    p.setdefault("model", "stgcn")
+    # the pipeline's code path: model by name, RGB crops, train_per_class and logreg handled as in the train stage
+    res = train_job(TrainJob(stream, p, ds, args.out, restart=args.restart), progress=not args.quiet)
+    last = {k: v for k, v in res.items() if k not in ("out_dir", "logits")}
     print(f"wrote {res['logits']}; last epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
 
 def _cmd_evaluate(args):
@@ -116,7 +115,7 @@ def _cmd_evaluate(args):
     from mgnb.metrics import evaluate_splits
     from mgnb.logits import check_logits_splits, load_logits
     ds = load_prepared(args.prepared)
-    table, logits, _ = load_logits(args.logits)
+    table, logits, _ = load_logits(args.logits, num_classes=len(ds.class_names))
     check_logits_splits(table, ds.index, args.logits)   # rows relabelled (val scored as test) or from another dataset
     labels = load_eval_labels(args.prepared)
     res = evaluate_splits(table, logits, labels, train_class_counts(ds), missing="skip")
@@ -182,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layout", default="mgnb68", help="target keypoint layout (miga2025)")
     s.add_argument("--strict", action="store_true", help="stop at the first bad row instead of skipping it")
     s.set_defaults(fn=_cmd_ingest)
-    s = sub.add_parser("train", help="train a skeleton stream; writes checkpoint.pt and logits.npz")
+    s = sub.add_parser("train", help="train a stream (skeleton or RGB, as the pipeline's train stage does); writes checkpoint.pt and logits.npz")
     s.add_argument("prepared"); s.add_argument("out")
     s.add_argument("--stream", help="a train.<stream> group of --params (default J); without --params: TCN only")
     s.add_argument("--params", help="params.yaml to read train.<stream> from")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import NUM_CLASSES, BadInputError, atomic_path
+from .core import BadInputError, atomic_path
 
 # %% auto #0
 __all__ = ['save_logits', 'load_logits', 'check_logits_splits']
@@ -27,9 +27,9 @@ def save_logits(path: str | os.PathLike, clip_ids, splits, logits, meta: dict | 
                  meta=np.asarray(json.dumps(meta or {})))
     return Path(path)
 
-def load_logits(path: str | os.PathLike, num_classes: int | None = NUM_CLASSES) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def load_logits(path: str | os.PathLike, num_classes: int | None = None) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Read a logits file → (table of clip_id and split, logits `[N, C]`, meta). A missing, truncated or foreign
-    file, a row count or class count (`num_classes`; None: any) that does not fit, splits other than val/test,
+    file, a row count or class count (`num_classes`, e.g. `len(dataset.class_names)`; None: any) that does not fit, splits other than val/test,
     repeated clip ids and non-finite logits are each a `BadInputError` naming the file (and row)."""
     path = Path(path)
     if not path.is_file(): raise BadInputError(path, "logits file is missing")

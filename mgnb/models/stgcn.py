@@ -16,7 +16,7 @@ from ..layouts import KeypointLayout, MGNB68, OPENPOSE22, OPENPOSE137
 
 # %% auto #0
 __all__ = ['FEATURES', 'STGCN_PRESETS', 'bfs_tree', 'skeleton_features', 'graph_subsets', 'GraphConv', 'MultiScaleTCN',
-           'STGCNBlock', 'STGCN', 'build_stgcn', 'count_params', 'forward_flops', 'train_throughput']
+           'STGCNBlock', 'STGCN', 'build_stgcn']
 
 # %% ../../nbs/12_models.stgcn.ipynb #05d3f35a
 @lru_cache(maxsize=None)
@@ -206,56 +206,11 @@ STGCN_PRESETS = {
     "cpu-tiny": dict(channels=(16, 32, 64), strides=(1, 2, 2), dropout=0.3),
     "paper": dict(channels=(64,) * 4 + (128,) * 3 + (256,) * 3, strides=(1, 1, 1, 1, 2, 1, 1, 2, 1, 1), dropout=0.0),
 }
-_SHIPPED_BY_JOINTS = {l.num_joints: l for l in (MGNB68, OPENPOSE22, OPENPOSE137)}
-
-def build_stgcn(num_joints_or_layout: int | KeypointLayout = 68, num_classes: int = 32, preset: str = "cpu-tiny", *,
-                layout: KeypointLayout | None = None, **overrides) -> STGCN:
-    """The J-stream ST-GCN++ at a named size (`cpu-tiny`, `paper`) for a layout, or for a joint count of a shipped
-    layout (68 → mgnb68). `overrides` replace preset entries or set other `STGCN` arguments (`features`, ...)."""
+def build_stgcn(layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", **overrides) -> STGCN:
+    """The J-stream ST-GCN++ for `layout` at a named size (`cpu-tiny`, `paper`); `overrides` replace preset entries or
+    set other `STGCN` arguments (`features`, ...). The signature of every stream model builder (see
+    `mgnb.streams.build_stream_model`)."""
     if preset not in STGCN_PRESETS: raise KeyError(f"unknown preset {preset!r}: {sorted(STGCN_PRESETS)}")
-    if isinstance(num_joints_or_layout, KeypointLayout):
-        if layout is not None and layout != num_joints_or_layout: raise ValueError("two different layouts given")
-        layout = num_joints_or_layout
-    elif layout is None:
-        layout = _SHIPPED_BY_JOINTS.get(int(num_joints_or_layout))
-        if layout is None:
-            raise ValueError(f"no shipped layout has {num_joints_or_layout} joints "
-                             f"({ {n: l.name for n, l in _SHIPPED_BY_JOINTS.items()} }); pass layout=")
-    elif layout.num_joints != num_joints_or_layout:
-        raise ValueError(f"layout {layout.name!r} has {layout.num_joints} joints, not {num_joints_or_layout}")
+    if not isinstance(layout, KeypointLayout):
+        raise TypeError(f"build_stgcn needs a KeypointLayout (its graph), got {type(layout).__name__} {layout!r}")
     return STGCN(layout, num_classes, **{**STGCN_PRESETS[preset], **overrides})
-
-# %% ../../nbs/12_models.stgcn.ipynb #173f4658
-def count_params(model: nn.Module) -> int:
-    "Number of trainable parameters."
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
-    "FLOPs of one forward pass of `model` on `x` (FlopCounterMode: matmuls and convs, 2 per multiply-add)."
-    from torch.utils.flop_counter import FlopCounterMode
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as fc: model(x)
-    finally: model.train(was_training)
-    return fc.get_total_flops()
-
-# %% ../../nbs/12_models.stgcn.ipynb #6273a4fa
-def train_throughput(model: nn.Module, x: torch.Tensor, steps: int = 4, repeats: int = 5, warmup: int = 2,
-                     clock=None) -> float:
-    """Median training clips/s of `model` on batch `x` (cross-entropy on random labels, AdamW) over `repeats` timings.
-    `clock` defaults to wall time; `time.process_time` gives clips per CPU-second (load-robust with one thread)."""
-    import time
-    clock = clock or time.perf_counter
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), 1e-3)
-    with torch.no_grad(): y = torch.randint(0, model(x).shape[-1], (len(x),))
-    def step():
-        opt.zero_grad(set_to_none=True); nn.functional.cross_entropy(model(x), y).backward(); opt.step()
-    for _ in range(warmup): step()
-    rates = []
-    for _ in range(repeats):
-        t0 = clock()
-        for _ in range(steps): step()
-        rates.append(steps * len(x) / (clock() - t0))
-    return float(np.median(rates))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..layouts import KeypointLayout
+
 # %% auto #0
 __all__ = ['TCN_PRESETS', 'norm1d', 'TemporalBlock', 'TemporalConvNet', 'build_tcn']
 
@@ -61,7 +63,9 @@ class TemporalConvNet(nn.Module):
 
 TCN_PRESETS = {"cpu-tiny": dict(widths=(64, 128, 128)), "paper": dict(widths=(128, 256, 256, 256))}
 
-def build_tcn(num_joints: int, num_classes: int = 32, preset: str = "cpu-tiny", **overrides) -> TemporalConvNet:
-    "The temporal CNN baseline at a named size (`cpu-tiny`, `paper`)."
+def build_tcn(layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", **overrides) -> TemporalConvNet:
+    """The temporal CNN baseline for `layout`'s joints at a named size (`cpu-tiny`, `paper`); `overrides` replace
+    preset entries or set other `TemporalConvNet` arguments. The signature of every stream model builder (see
+    `mgnb.streams.build_stream_model`)."""
     if preset not in TCN_PRESETS: raise KeyError(f"unknown preset {preset!r}: {sorted(TCN_PRESETS)}")
-    return TemporalConvNet(num_joints, num_classes, **{**TCN_PRESETS[preset], **overrides})
+    return TemporalConvNet(layout.num_joints, num_classes, **{**TCN_PRESETS[preset], **overrides})

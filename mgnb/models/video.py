@@ -15,8 +15,8 @@ from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dSte
 from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 # %% auto #0
-__all__ = ['SWIN_PRESETS', 'R21_PRESETS', 'VIDEO_INPUT', 'VIDEO_MODELS', 'R2Plus1dStemAt', 'R2Plus1D', 'load_video_weights',
-           'VideoStream', 'build_swin', 'build_r21', 'build_video_model']
+__all__ = ['SWIN_PRESETS', 'R21_PRESETS', 'VIDEO_INPUT', 'R2Plus1dStemAt', 'R2Plus1D', 'load_video_weights', 'VideoStream',
+           'build_swin', 'build_r21']
 
 # %% ../../nbs/16_models.video.ipynb #6d4499b3
 SWIN_PRESETS = {
@@ -113,7 +113,7 @@ class VideoStream(nn.Module):
 def _check_preset(presets: dict, preset: str, what: str):
     if preset not in presets: raise KeyError(f"unknown {what} preset {preset!r}: {sorted(presets)}")
 
-def build_swin(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
+def build_swin(layout, num_classes: int, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
                dropout: float = 0.5, temporal_centre: bool = False, **overrides) -> VideoStream:
     """SW stream: `SwinTransformer3d` at a preset (`paper` = `swin3d_t`, `paper-b` = `swin3d_b`, `cpu-tiny`);
     `overrides` replace its arguments; `weights` a local torchvision state dict (Kinetics-400)."""
@@ -122,7 +122,7 @@ def build_swin(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | o
     if weights is not None: load_video_weights(net, weights, ("head.weight", "head.bias"))
     return VideoStream(net, dropout, temporal_centre)
 
-def build_r21(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
+def build_r21(layout, num_classes: int, preset: str = "cpu-tiny", weights: str | os.PathLike | None = None,
               dropout: float = 0.5, temporal_centre: bool = False, **overrides) -> VideoStream:
     """R21 stream: torchvision's `VideoResNet` with `Conv2Plus1D` blocks (`paper` = `r2plus1d_18`, built by
     torchvision's own constructor; `cpu-tiny` by `R2Plus1D`); `overrides` replace `R2Plus1D` arguments."""
@@ -134,11 +134,3 @@ def build_r21(num_classes: int = 32, preset: str = "cpu-tiny", weights: str | os
         net = R2Plus1D(**cfg, num_classes=num_classes)
     if weights is not None: load_video_weights(net, weights, ("fc.weight", "fc.bias"))
     return VideoStream(net, dropout, temporal_centre)
-
-VIDEO_MODELS = {"swin": build_swin, "r2plus1d": build_r21}
-
-def build_video_model(name: str, layout=None, num_classes: int = 32, preset: str = "cpu-tiny", **options) -> VideoStream:
-    """A video stream by name (`swin`, `r2plus1d`), with the arguments of `mgnb.streams.build_stream_model`
-    (`layout` is unused: the input is RGB); `options` go to the builder (`weights`, `dropout`, architecture)."""
-    if name not in VIDEO_MODELS: raise ValueError(f"unknown video model {name!r}: {', '.join(VIDEO_MODELS)}")
-    return VIDEO_MODELS[name](num_classes, preset, **options)
