@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['train_settings', 'build_parser', 'main']
+__all__ = ['layout_arg', 'train_settings', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #7d6a72b4
 def _cmd_info(args):
@@ -35,14 +35,29 @@ def _cmd_synth(args):
     truth = generate_benchmark(args.out, spec, progress=not args.quiet, n_jobs=args.jobs)
     print(f"wrote {len(truth)} clips of {truth['video_id'].nunique()} videos to {args.out} (preset {preset}, seed {seed})")
 
+def layout_arg(value: str | None):
+    """A `--layout` value: a layout name (`mgnb68`, `openpose137`, `openpose22`), a JSON file with a `KeypointLayout`'s
+    fields (name, joints, edges, flip_pairs, center, scale_pair: a user-defined skeleton), or None."""
+    from mgnb.core import BadInputError, load_json
+    from mgnb.data.prepared import _layout_from_dict
+    from mgnb.layouts import layout_by_name
+    if value is None or not value.lower().endswith(".json"): return value and layout_by_name(value)
+    try: return _layout_from_dict(load_json(value))
+    except FileNotFoundError: raise BadInputError(value, "layout file is missing") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadInputError(value, f"is not a keypoint layout (needs name, joints, edges, flip_pairs, center, scale_pair): {e!r}") from None
+
 def _cmd_ingest(args):
     from mgnb.data import ingest
+    layout = layout_arg(args.layout)
+    if args.classes and args.format != "pyskl": raise SystemExit("--classes is for --format pyskl (MiGA data has the 32 iMiGUE classes)")
     if args.format == "miga2025":
-        rep = ingest.ingest_miga2025(args.raw, args.out, layout=args.layout, strict=args.strict, progress=not args.quiet)
+        rep = ingest.ingest_miga2025(args.raw, args.out, layout=layout or "mgnb68", strict=args.strict, progress=not args.quiet)
     elif args.format == "miga2023":
         rep = ingest.ingest_miga2023(args.raw, args.out, strict=args.strict, progress=not args.quiet)
     else:
-        rep = ingest.ingest_pyskl(args.raw, args.out, strict=args.strict)
+        rep = ingest.ingest_pyskl(args.raw, args.out, layout=layout, strict=args.strict, class_names=args.classes,
+                                  progress=not args.quiet)
     print(rep.summary())
 
 def _parse_value(v: str):
@@ -178,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("raw", help="raw folder (MiGA 2025/2023 layout) or a pyskl .pkl file")
     s.add_argument("out", help="prepared dataset folder")
     s.add_argument("--format", choices=["miga2025", "miga2023", "pyskl"], default="miga2025")
-    s.add_argument("--layout", default="mgnb68", help="target keypoint layout (miga2025)")
+    s.add_argument("--layout", help="miga2025: the stored layout (default mgnb68); pyskl: the pickle's layout (default: "
+                                    "inferred from the joint count) — a layout name or a JSON file of a user-defined layout")
+    s.add_argument("--classes", help="pyskl: the class names, a text file with one per line or 'imigue' (default: "
+                                     "the pickle's own, else 'class 0'.. up to its largest label)")
     s.add_argument("--strict", action="store_true", help="stop at the first bad row instead of skipping it")
     s.set_defaults(fn=_cmd_ingest)
     s = sub.add_parser("train", help="train a stream (skeleton or RGB, as the pipeline's train stage does); writes checkpoint.pt and logits.npz")
