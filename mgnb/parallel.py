@@ -155,8 +155,9 @@ class RunReport:
         return path
 
 def report_from_results(results: Sequence[TaskResult], tasks: Sequence, failed_rows: Callable) -> list[dict]:
-    """The report rows of finished tasks whose value is a list of rows: a task that failed as a whole (it raised, or
-    its worker died) gets `failed_rows(task, error)` instead."""
+    """The report rows of finished tasks whose value is a row (dict) or a list of rows: a task that failed as a whole
+    (it raised, or its worker died) gets the rows `failed_rows(task, error)` instead."""
     rows = []
-    for r, t in zip(results, tasks): rows += r.value if r.ok else failed_rows(t, r.error)
+    for r, t in zip(results, tasks):
+        rows += failed_rows(t, r.error) if not r.ok else [r.value] if isinstance(r.value, dict) else list(r.value)
     return rows
