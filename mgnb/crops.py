@@ -23,8 +23,7 @@ from torch.utils.data import Dataset
 from .core import BadInputError, atomic_path, load_json, save_json
 from .data.clips import main_person, pd_to_int, select_rows, uniform_sample
 from .layouts import KeypointLayout
-from .parallel import RunReport, report_from_results, run_tasks
-from .pose import parse_shard
+from .parallel import RunReport, add_run_arguments, parse_shard, report_from_results, run_tasks
 
 # %% auto #0
 __all__ = ['FACEHANDS', 'CACHE_FORMAT', 'CACHE_VERSION', 'REPORT_COLUMNS', 'KINETICS_MEAN', 'KINETICS_STD', 'CropParams',
@@ -575,19 +574,13 @@ def add_crop_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("out", help="cache folder: clips/<clip_id>.npz, cache.json, report.<i>of<n>.csv")
     p.add_argument("--size", type=int, default=64, help="crop side in pixels (cpu-tiny 64, paper 112 or 224)")
     p.add_argument("--frames", type=int, default=32, help="frames kept per clip (evenly spread)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (1: this process)")
-    p.add_argument("--shard", default="0/1", help="i/n: the i-th of n interleaved parts of the sorted video list")
     p.add_argument("--video-root", default=None, help="folder the index's video paths are relative to (default: the manifest's source)")
-    p.add_argument("--overwrite", action="store_true", help="redo cached clips (and accept new settings)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
+    return add_run_arguments(p, "video", "redo cached clips (and accept new settings)")
 
 def main(argv: Sequence[str] | None = None) -> int:
     "`mgnb crops`: cache saliency-guided crops of a prepared dataset; returns 0, or 1 when a clip failed."
     args = add_crop_arguments(argparse.ArgumentParser(prog="mgnb crops", description=
                               "saliency-guided crops of every clip, cached for the RGB streams")).parse_args(argv)
-    try: parse_shard(args.shard)
-    except ValueError as e: raise SystemExit(f"mgnb crops: {e}")
     rep = cache_crops(args.prepared, args.out, args.size, args.frames, args.workers, args.shard,
                       progress=not args.quiet, overwrite=args.overwrite, video_root=args.video_root)
     print(rep.summary())

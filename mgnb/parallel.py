@@ -5,6 +5,7 @@
 # %% ../nbs/00c_parallel.ipynb #039cd93a
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import os
 import time
@@ -19,7 +20,7 @@ import pandas as pd
 from .core import atomic_path, save_json
 
 # %% auto #0
-__all__ = ['TaskResult', 'run_tasks', 'RunReport', 'report_from_results']
+__all__ = ['TaskResult', 'run_tasks', 'RunReport', 'report_from_results', 'parse_shard', 'shard_items', 'add_run_arguments']
 
 # %% ../nbs/00c_parallel.ipynb #5bc031f8
 @dataclass
@@ -161,3 +162,31 @@ def report_from_results(results: Sequence[TaskResult], tasks: Sequence, failed_r
     for r, t in zip(results, tasks):
         rows += failed_rows(t, r.error) if not r.ok else [r.value] if isinstance(r.value, dict) else list(r.value)
     return rows
+
+# %% ../nbs/00c_parallel.ipynb #0c1a0002
+def parse_shard(shard: str | tuple[int, int]) -> tuple[int, int]:
+    "`'i/n'` → `(i, n)` with 0 ≤ i < n."
+    try:
+        i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
+    except (ValueError, TypeError):
+        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {shard!r}") from None
+    if not 0 <= i < n: raise ValueError(f"shard {i}/{n}: need 0 <= i < n")
+    return i, n
+
+def shard_items(items: Sequence, shard: str | tuple[int, int]) -> list:
+    "The items of shard `i/n`: positions i, i+n, … of `items` (sorted by the caller)."
+    i, n = parse_shard(shard)
+    return list(items[i::n])
+
+def _shard_arg(v: str) -> str:
+    try: parse_shard(v)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return v
+
+def add_run_arguments(p: argparse.ArgumentParser, unit: str, overwrite_help: str) -> argparse.ArgumentParser:
+    "`--workers`, `--shard` (checked), `--overwrite` and `--quiet` for a command that runs over many `unit`s."
+    p.add_argument("--workers", type=int, default=2, help="worker processes (1: this process)")
+    p.add_argument("--shard", default="0/1", type=_shard_arg, help=f"i/n: the i-th of n interleaved parts of the sorted {unit} list")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .core import BadInputError, atomic_path
-from .parallel import RunReport, report_from_results, run_tasks
+from .parallel import RunReport, add_run_arguments, parse_shard, report_from_results, run_tasks, shard_items
 from .layouts import HAND21, HAND21_EDGES, MGNB68, MGNB68_FACE, KeypointLayout
 from .video import iter_frames, video_info
 
@@ -29,8 +29,8 @@ __all__ = ['POSE33', 'POSE33_EDGES', 'MESH_FROM_IBUG', 'MP_FACE', 'MEDIAPIPE_HOL
            'F_POSE', 'F_FACE', 'F_LHAND', 'F_RHAND', 'F_REJECTED', 'F_CROP', 'F_DETACHED', 'FORMAT_VERSION',
            'VIDEO_EXTS', 'AGREEMENT_COLUMNS', 'mediapipe_to_mgnb68', 'new_holistic', 'holistic_keypoints',
            'clip_to_frame', 'pose_image', 'plot_pose', 'PoseResult', 'load_pose', 'extract_video', 'list_videos',
-           'parse_shard', 'shard_items', 'short_videos', 'extract_folder', 'add_pose_arguments', 'main',
-           'benchmark_pose', 'pose_agreement', 'agreement_markdown']
+           'short_videos', 'extract_folder', 'add_pose_arguments', 'main', 'benchmark_pose', 'pose_agreement',
+           'agreement_markdown']
 
 # %% ../nbs/13_pose.ipynb #7f3ef6c3
 POSE33 = ("nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer", "l_ear", "r_ear",
@@ -388,19 +388,7 @@ def list_videos(src: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tu
             seen[p.stem] = p; items.append((p, p.stem))
     return sorted(items, key=lambda it: it[1])
 
-def parse_shard(shard: str | tuple[int, int]) -> tuple[int, int]:
-    "`'i/n'` → `(i, n)` with 0 ≤ i < n."
-    try:
-        i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
-    except (ValueError, TypeError):
-        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {shard!r}") from None
-    if not 0 <= i < n: raise ValueError(f"shard {i}/{n}: need 0 <= i < n")
-    return i, n
 
-def shard_items(items: Sequence, shard: str | tuple[int, int]) -> list:
-    "The items of shard `i/n`: positions i, i+n, … of `items` (which `list_videos` returns sorted)."
-    i, n = parse_shard(shard)
-    return list(items[i::n])
 
 # %% ../nbs/13_pose.ipynb #18ee1b74
 def short_videos(table: pd.DataFrame) -> pd.DataFrame:
@@ -466,21 +454,13 @@ def extract_folder(videos: str | os.PathLike | Sequence[str | os.PathLike], out_
     return rep
 
 # %% ../nbs/13_pose.ipynb #eed33012
-def _shard_arg(v: str) -> str:
-    try: parse_shard(v)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-    return v
-
 def add_pose_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The `mgnb pose` arguments (for a sub-command parser)."
     p.add_argument("videos", help="folder of videos (searched recursively)")
     p.add_argument("out", help="output folder: one <relative path>.npz per video")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (1: this process)")
-    p.add_argument("--shard", default="0/1", type=_shard_arg, help="i/n: process the i-th of n interleaved parts of the sorted video list")
-    p.add_argument("--overwrite", action="store_true", help="redo videos whose output is complete")
+    add_run_arguments(p, "video", "redo videos whose output is complete")
     p.add_argument("--max-jump", type=float, default=0.5, help="main-person gate, in body scales per frame")
     p.add_argument("--reacquire-s", type=float, default=2.0, help="seconds without the main person before a new track starts")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 def main(argv: Sequence[str] | None = None) -> int:
