@@ -23,15 +23,15 @@ from torch.utils.data import Dataset
 from .core import BadInputError, atomic_path, load_json, save_json
 from .data.clips import main_person, pd_to_int, select_rows, uniform_sample
 from .layouts import KeypointLayout
-from .pose import parse_shard
+from .parallel import RunReport, add_run_arguments, parse_shard, report_from_results, run_tasks
 
 # %% auto #0
 __all__ = ['FACEHANDS', 'CACHE_FORMAT', 'CACHE_VERSION', 'REPORT_COLUMNS', 'KINETICS_MEAN', 'KINETICS_STD', 'CropParams',
            'salient_joints', 'body_scale', 'skeleton_boxes', 'saliency_frame', 'motion_maps', 'centre_prior',
            'salient_box', 'fit_box', 'centre_box', 'fill_gaps', 'median_boxes', 'CropBox', 'static_box', 'crop_box',
            'clip_crop_box', 'crop_frames', 'box_contains', 'evaluate_crops', 'video_file', 'crop_file', 'load_crop',
-           'CacheReport', 'cache_crops', 'crop_table', 'boxes_for', 'plot_crops', 'VideoClips', 'add_crop_arguments',
-           'main', 'benchmark_cache']
+           'cache_crops', 'crop_table', 'boxes_for', 'crop_quality_markdown', 'plot_crops', 'VideoClips',
+           'add_crop_arguments', 'main', 'benchmark_cache']
 
 # %% ../nbs/15_crops.ipynb #fb2fe68c
 @dataclass(frozen=True)
@@ -379,60 +379,23 @@ def _cache_video(video: str, clips: list[dict], out: str, size: int, frames: int
                    for c in clips if c["clip_id"] in small]
 
 # %% ../nbs/15_crops.ipynb #1215d1f6
-@dataclass
-class CacheReport:
-    "What a `cache_crops` run did: one row per clip of its shard (`REPORT_COLUMNS`)."
-    table: pd.DataFrame
-    out_dir: Path
-    shard: tuple[int, int]
-    seconds: float
-
-    @property
-    def failures(self) -> pd.DataFrame: return self.table[self.table.status == "failed"]
-
-    @property
-    def clips_per_s(self) -> float:
-        "Clips cropped (not skipped) per second of wall time."
-        return float((self.table.status == "done").sum() / max(self.seconds, 1e-9))
-
-    def summary(self) -> str:
-        c = self.table.status.value_counts()
-        return (f"crops {self.shard[0]}/{self.shard[1]} → {self.out_dir}: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped, "
-                f"{c.get('failed', 0)} failed in {self.seconds:.1f} s ({self.clips_per_s:.1f} clips/s)"
-                + "".join(f"\n  {r.clip_id}: {r.error}" for r in self.failures.head(10).itertuples()))
-
 def _skipped_row(out: Path, c: dict) -> dict:
     z = load_crop(out, c["clip_id"])
     return dict(clip_id=c["clip_id"], video_id=c["video_id"], status="skipped", img_w=c["frame_hw"][1], img_h=c["frame_hw"][0],
                 **dict(zip(("x0", "y0", "x1", "y1"), (int(v) for v in z["box"]))), source=z["source"],
                 frames=len(z["frame_index"]), seconds=0.0, error="")
 
-def _run_tasks(jobs: list[tuple], workers: int, bar) -> list[dict]:
-    rows = []
-    if workers <= 1 or len(jobs) == 1:
-        for j in jobs:
-            r = _cache_video(*j); rows += r; bar.update(len(r))
-        return rows
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from mgnb import crops as _mod          # spawned workers import the task from the package, not from a notebook
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as ex:
-        futs = [ex.submit(_mod._cache_video, *j) for j in jobs]
-        try:
-            for f in as_completed(futs):
-                r = f.result(); rows += r; bar.update(len(r))
-        except BaseException:
-            for f in futs: f.cancel()
-            raise
-    return rows
+def _failed_clips(clips: list[dict], error: str) -> list[dict]:
+    return [dict(clip_id=c["clip_id"], video_id=c["video_id"], status="failed", error=error, img_w=c["frame_hw"][1],
+                 img_h=c["frame_hw"][0], seconds=0.0) for c in clips]
 
 def cache_crops(dataset, out_dir: str | os.PathLike, size: int = 64, frames: int = 32, workers: int = 2,
                 shard: str | tuple[int, int] = "0/1", progress: bool = True, overwrite: bool = False,
-                video_root: str | os.PathLike | None = None, params: CropParams | None = None) -> CacheReport:
+                video_root: str | os.PathLike | None = None, params: CropParams | None = None) -> RunReport:
     """Crop every clip of a prepared dataset (folder or `PreparedDataset`) — shard `i/n` of its videos — to
     `frames` frames of `size`² pixels in `out_dir/clips/<clip_id>.npz`, with `workers` processes; skip clips
     already cached unless `overwrite`. Returns the report (also written to `out_dir/report.<i>of<n>.csv`)."""
-    from tqdm.auto import tqdm
+    from mgnb import crops as lib        # spawned workers import the task from the package, not from a notebook
     from mgnb.data.ingest import load_prepared
     t0 = time.perf_counter()
     ds = load_prepared(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
@@ -455,15 +418,15 @@ def cache_crops(dataset, out_dir: str | os.PathLike, size: int = 64, frames: int
         if not todo: continue
         try: video = str(video_file(ds, todo[0]["row"], video_root))
         except BadInputError as e:   # e.g. a skeleton-only source: its clips fail, the others go on
-            rows += [dict(clip_id=c["clip_id"], video_id=vid, status="failed", error=str(e), img_w=c["frame_hw"][1],
-                          img_h=c["frame_hw"][0], seconds=0.0) for c in todo]
+            rows += _failed_clips(todo, str(e))
             continue
         jobs.append((video, [{**c, "video": video} for c in todo], str(out), int(size), int(frames), dataclasses.asdict(p), ds.layout))
-    with tqdm(total=sum(len(j[1]) for j in jobs), desc=f"crops {i}/{n}", unit="clip", disable=not progress) as bar:
-        rows += _run_tasks(jobs, workers, bar)
+    results = run_tasks(lib._cache_video, jobs, workers, desc=f"crops {i}/{n}", unit="clip", progress=progress,
+                        sizes=[len(j[1]) for j in jobs])
+    rows += report_from_results(results, jobs, lambda job, err: _failed_clips(job[1], err))
     table = pd.DataFrame(rows, columns=REPORT_COLUMNS).sort_values("clip_id", kind="stable").reset_index(drop=True)
-    rep = CacheReport(table, out, (i, n), time.perf_counter() - t0)
-    with atomic_path(out / f"report.{i}of{n}.csv") as tmp: table.to_csv(tmp, index=False)
+    rep = RunReport(table, time.perf_counter() - t0, f"crops {i}/{n} → {out}", "clip", out, (i, n))
+    rep.save(out / f"report.{i}of{n}.csv")
     return rep
 
 def crop_table(cache_dir: str | os.PathLike) -> pd.DataFrame:
@@ -500,6 +463,26 @@ def boxes_for(dataset, video_root=None, params: CropParams | None = None, drop_s
             rows.append(dict(clip_id=x.clip_id, video_id=vid, status="done", **dict(zip(("x0", "y0", "x1", "y1"), cb.box.tolist())),
                              img_w=x.img_w, img_h=x.img_h, source=cb.source, frames=len(s), seconds=0.0, error=""))
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+# %% ../nbs/15_crops.ipynb #c1a00002
+def crop_quality_markdown(dataset, table: pd.DataFrame, speed: str, truth_file: str | os.PathLike | None = None,
+                          saliency_only_videos: int = 4) -> str:
+    """The text of the crops stage's `quality.md` from the cache's rows `table` (`crop_table`): `speed`, the box
+    sources and, when `truth_file` (a `synthetic_truth.csv`; its box columns only, never the labels) exists, the
+    containment table, with boxes from saliency alone on the first `saliency_only_videos` videos."""
+    parts = [f"# Crops\n\n{speed}. Box sources: " + ", ".join(f"{k} {v}" for k, v in table.source.value_counts().items()) + ".\n"]
+    if truth_file is not None and Path(truth_file).exists():
+        truth = pd.read_csv(truth_file, usecols=["clip_id", *FACEHANDS])    # the boxes only: never the labels
+        quality = evaluate_crops(table, truth)
+        sample = sorted(dataset.index.video_id.unique())[:int(saliency_only_videos)]
+        alone = evaluate_crops(boxes_for(dataset, drop_skeleton=lambda row, kp: None, videos=sample), truth).loc[["saliency"]]
+        quality = pd.concat([quality, alone.rename(index={"saliency": f"saliency without skeleton ({len(sample)} videos)"})])
+        # formatted per column: a float format for the whole table would print the clip counts as 1028.000
+        shown = quality.assign(clips=quality["clips"].astype(int).astype(str),
+                               **{c: quality[c].map("{:.3f}".format) for c in ("contains_facehands", "area_ratio")})
+        parts += ["Against the generator's true face+hands box (goal: ≥ 98% of clips contained):\n",
+                  shown.to_markdown(colalign=("left", "right", "right", "right"), disable_numparse=True), ""]
+    return "\n".join(parts) + "\n"
 
 # %% ../nbs/15_crops.ipynb #2f5e5047
 def plot_crops(frames: np.ndarray, cb: CropBox, times: Sequence[int] | None = None, size: int = 96, kp=None,
@@ -591,19 +574,13 @@ def add_crop_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("out", help="cache folder: clips/<clip_id>.npz, cache.json, report.<i>of<n>.csv")
     p.add_argument("--size", type=int, default=64, help="crop side in pixels (cpu-tiny 64, paper 112 or 224)")
     p.add_argument("--frames", type=int, default=32, help="frames kept per clip (evenly spread)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (1: this process)")
-    p.add_argument("--shard", default="0/1", help="i/n: the i-th of n interleaved parts of the sorted video list")
     p.add_argument("--video-root", default=None, help="folder the index's video paths are relative to (default: the manifest's source)")
-    p.add_argument("--overwrite", action="store_true", help="redo cached clips (and accept new settings)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
+    return add_run_arguments(p, "video", "redo cached clips (and accept new settings)")
 
 def main(argv: Sequence[str] | None = None) -> int:
     "`mgnb crops`: cache saliency-guided crops of a prepared dataset; returns 0, or 1 when a clip failed."
     args = add_crop_arguments(argparse.ArgumentParser(prog="mgnb crops", description=
                               "saliency-guided crops of every clip, cached for the RGB streams")).parse_args(argv)
-    try: parse_shard(args.shard)
-    except ValueError as e: raise SystemExit(f"mgnb crops: {e}")
     rep = cache_crops(args.prepared, args.out, args.size, args.frames, args.workers, args.shard,
                       progress=not args.quiet, overwrite=args.overwrite, video_root=args.video_root)
     print(rep.summary())
@@ -622,6 +599,6 @@ def benchmark_cache(dataset, n_videos: int = 2, size: int = 64, frames: int = 32
         root = Path(tempfile.mkdtemp(dir=tmp_dir, prefix="mgnb-crops-bench-"))
         try:
             rep = cache_crops(sub, root, size, frames, workers=w, progress=False)
-            rows.append(dict(workers=w, videos=len(vids), clips=len(rep.table), seconds=rep.seconds, clips_per_s=rep.clips_per_s))
+            rows.append(dict(workers=w, videos=len(vids), clips=len(rep.table), seconds=rep.seconds, clips_per_s=rep.per_s))
         finally: shutil.rmtree(root, ignore_errors=True)
     return pd.DataFrame(rows)

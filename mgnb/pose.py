@@ -20,15 +20,17 @@ import numpy as np
 import pandas as pd
 
 from .core import BadInputError, atomic_path
+from .parallel import RunReport, add_run_arguments, parse_shard, report_from_results, run_tasks, shard_items
 from .layouts import HAND21, HAND21_EDGES, MGNB68, MGNB68_FACE, KeypointLayout
 from .video import iter_frames, video_info
 
 # %% auto #0
 __all__ = ['POSE33', 'POSE33_EDGES', 'MESH_FROM_IBUG', 'MP_FACE', 'MEDIAPIPE_HOLISTIC', 'MGNB68_FROM_MEDIAPIPE', 'MP_VERSION',
            'F_POSE', 'F_FACE', 'F_LHAND', 'F_RHAND', 'F_REJECTED', 'F_CROP', 'F_DETACHED', 'FORMAT_VERSION',
-           'VIDEO_EXTS', 'mediapipe_to_mgnb68', 'new_holistic', 'holistic_keypoints', 'clip_to_frame', 'pose_image',
-           'plot_pose', 'PoseResult', 'load_pose', 'extract_video', 'list_videos', 'parse_shard', 'shard_items',
-           'ExtractReport', 'extract_folder', 'add_pose_arguments', 'main', 'benchmark_pose']
+           'VIDEO_EXTS', 'AGREEMENT_COLUMNS', 'mediapipe_to_mgnb68', 'new_holistic', 'holistic_keypoints',
+           'clip_to_frame', 'pose_image', 'plot_pose', 'PoseResult', 'load_pose', 'extract_video', 'list_videos',
+           'short_videos', 'extract_folder', 'add_pose_arguments', 'main', 'benchmark_pose', 'pose_agreement',
+           'agreement_markdown']
 
 # %% ../nbs/13_pose.ipynb #7f3ef6c3
 POSE33 = ("nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer", "l_ear", "r_ear",
@@ -386,56 +388,22 @@ def list_videos(src: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tu
             seen[p.stem] = p; items.append((p, p.stem))
     return sorted(items, key=lambda it: it[1])
 
-def parse_shard(shard: str | tuple[int, int]) -> tuple[int, int]:
-    "`'i/n'` → `(i, n)` with 0 ≤ i < n."
-    try:
-        i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
-    except (ValueError, TypeError):
-        raise ValueError(f"shard must look like 'i/n' (e.g. 0/4), got {shard!r}") from None
-    if not 0 <= i < n: raise ValueError(f"shard {i}/{n}: need 0 <= i < n")
-    return i, n
 
-def shard_items(items: Sequence, shard: str | tuple[int, int]) -> list:
-    "The items of shard `i/n`: positions i, i+n, … of `items` (which `list_videos` returns sorted)."
-    i, n = parse_shard(shard)
-    return list(items[i::n])
 
 # %% ../nbs/13_pose.ipynb #18ee1b74
-@dataclass
-class ExtractReport:
-    """One row per video of the shard: status (`done`, `short`, `skipped`, `failed`), counts, and the error of each
-    failure. `short`: extracted, but the video decoded fewer frames than its header declares (a truncated or damaged
-    file); a skipped output that is short keeps its `missing_frames`, so it is reported on every run."""
-    table: pd.DataFrame
-    out_dir: Path
-    shard: tuple[int, int]
-    seconds: float
+def short_videos(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of an extraction report (extracted now or before) whose video decoded fewer frames than its header
+    declares: status `short` (a truncated or damaged file); a skipped output that is short keeps its
+    `missing_frames`, so it is reported on every run."""
+    return table[table.missing_frames.fillna(0) > 0]
 
-    @property
-    def failures(self) -> pd.DataFrame: return self.table[self.table.status == "failed"]
-
-    @property
-    def short(self) -> pd.DataFrame:
-        "Videos (extracted now or before) that decoded fewer frames than their header declares."
-        return self.table[self.table.missing_frames.fillna(0) > 0]
-
-    def summary(self, max_rows: int = 20) -> str:
-        c = self.table.status.value_counts()
-        done = self.table[self.table.status.isin(["done", "short"])]
-        frames = int(done.frames.sum()) if len(done) else 0
-        lines = [f"{self.out_dir} (shard {self.shard[0]}/{self.shard[1]}): {len(self.table)} videos: "
-                 f"{c.get('done', 0) + c.get('short', 0)} extracted, {c.get('skipped', 0)} already complete, "
-                 f"{c.get('failed', 0)} failed, {len(self.short)} short of frames; {frames} frames in "
-                 f"{self.seconds:.1f} s ({frames / max(self.seconds, 1e-9):.1f} frames/s)"]
-        for r in self.failures.head(max_rows).itertuples(): lines.append(f"  failed {r.video}: {r.error}")
-        if len(self.failures) > max_rows: lines.append(f"  ... {len(self.failures) - max_rows} more in the report CSV")
-        for r in self.short.head(max_rows).itertuples():
-            lines.append(f"  short {r.video}: {r.frames:.0f} of the {r.expected_frames:.0f} frames its header declares "
-                         f"were decoded (truncated or damaged file); the output holds {r.frames:.0f}")
-        if len(self.short) > max_rows: lines.append(f"  ... {len(self.short) - max_rows} more in the report CSV")
-        return "\n".join(lines)
-
-    __repr__ = __str__ = summary
+def _short_notes(table: pd.DataFrame, max_rows: int = 20) -> list[str]:
+    short, lines = short_videos(table), []
+    for r in short.head(max_rows).itertuples():
+        lines.append(f"  short {r.video}: {r.frames:.0f} of the {r.expected_frames:.0f} frames its header declares "
+                     f"were decoded (truncated or damaged file); the output holds {r.frames:.0f}")
+    if len(short) > max_rows: lines.append(f"  ... {len(short) - max_rows} more in the report CSV")
+    return lines
 
 def _complete(path: Path) -> PoseResult | None:
     try: return load_pose(path)
@@ -452,41 +420,13 @@ def _extract_task(video: str, out: str, kwargs: dict) -> dict:
 def _warmup() -> float:
     t = time.perf_counter(); new_holistic().close(); return time.perf_counter() - t
 
-def _run_pool(todo: list[tuple[str, str]], workers: int, kwargs: dict, bar) -> list[dict]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-    # spawned workers import the task from the package, never from a notebook's namespace
-    from mgnb import pose as _mod
-    rows, attempts = [], {}
-    while todo:
-        retry = []
-        ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
-        try:
-            futs = {ex.submit(_mod._extract_task, v, o, kwargs): (v, o) for v, o in todo}
-            for f in as_completed(futs):
-                v, o = futs[f]
-                try: row = f.result()
-                except BrokenProcessPool:
-                    # a worker died (e.g. a crash inside a native library); retry its videos once in a new pool
-                    attempts[v] = attempts.get(v, 0) + 1
-                    if attempts[v] < 2: retry.append((v, o)); continue
-                    row = dict(video=v, output=o, status="failed", error="the worker process died twice on this video")
-                rows.append(row); bar.update(1)
-                bar.set_postfix(failed=sum(r["status"] == "failed" for r in rows), refresh=False)
-        except BaseException:
-            # interrupted: drop the queued videos instead of waiting for them (finished outputs are complete files)
-            ex.shutdown(wait=False, cancel_futures=True); raise
-        ex.shutdown()
-        todo = retry
-    return rows
-
 def extract_folder(videos: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                    workers: int = 2, shard: str | tuple[int, int] = "0/1", progress: bool = True,
-                   overwrite: bool = False, **kwargs) -> ExtractReport:
+                   overwrite: bool = False, **kwargs) -> RunReport:
     """Extract mgnb68 skeletons of every video in the folder/list `videos` (shard `i/n` of them) into `out_dir`,
-    with `workers` processes; skip complete outputs unless `overwrite`. `kwargs` go to `extract_video`."""
-    from tqdm.auto import tqdm
+    with `workers` processes; skip complete outputs unless `overwrite`. `kwargs` go to `extract_video`. The report
+    has one row per video, status `done`, `short` (see `short_videos`), `skipped` or `failed`."""
+    from mgnb import pose as lib   # spawned workers import the task from the package, never from a notebook
     t0, out_dir = time.perf_counter(), Path(out_dir)
     i, n = parse_shard(shard)
     items = shard_items(list_videos(videos), (i, n))
@@ -497,37 +437,30 @@ def extract_folder(videos: str | os.PathLike | Sequence[str | os.PathLike], out_
             rows.append(dict(video=str(v), output=str(o), status="skipped", error="", frames=old.n_frames,
                              expected_frames=old.expected_frames, missing_frames=old.missing_frames))
         else: todo.append((str(v), str(o)))
-    with tqdm(total=len(todo), desc=f"pose {i}/{n}", unit="video", disable=not progress) as bar:
-        if workers <= 1 or len(todo) == 1:  # one process: no pool to start
-            for v, o in todo:
-                rows.append(_extract_task(v, o, kwargs)); bar.update(1)
-        elif todo:
-            rows += _run_pool(todo, min(workers, len(todo)), kwargs, bar)
+    # a worker that dies (e.g. a crash inside a native library) is retried once in a new pool, then reported
+    results = run_tasks(lib._extract_task, [(v, o, kwargs) for v, o in todo], workers, desc=f"pose {i}/{n}",
+                        unit="video", progress=progress, retries=1)
+    rows += report_from_results(results, todo, lambda t, err: [dict(video=t[0], output=t[1], status="failed", error=err)])
     cols = ["video", "output", "status", "frames", "expected_frames", "missing_frames", "pose_rate", "face_rate",
             "lhand_rate", "rhand_rate", "rejected", "crop_frames", "restarts", "reacquired", "seconds", "frames_per_s",
             "decode_s", "holistic_s", "track_s", "write_s", "error"]
     table = pd.DataFrame(rows, columns=cols).sort_values("video", kind="stable").reset_index(drop=True)
-    rep = ExtractReport(table, out_dir, (i, n), time.perf_counter() - t0)
-    if len(table):
-        with atomic_path(out_dir / f"_pose_report.{i}of{n}.csv") as tmp: table.to_csv(tmp, index=False)
+    done = table[table.status.isin(["done", "short"])]
+    frames, seconds = int(done.frames.sum()) if len(done) else 0, time.perf_counter() - t0
+    rep = RunReport(table, seconds, f"pose {i}/{n} → {out_dir}", "video", out_dir, (i, n),
+                    notes=[f"  {frames} frames extracted ({frames / max(seconds, 1e-9):.1f} frames/s), "
+                           f"{len(short_videos(table))} video(s) short of frames"] + _short_notes(table))
+    if len(table): rep.save(out_dir / f"_pose_report.{i}of{n}.csv")
     return rep
 
 # %% ../nbs/13_pose.ipynb #eed33012
-def _shard_arg(v: str) -> str:
-    try: parse_shard(v)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
-    return v
-
 def add_pose_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The `mgnb pose` arguments (for a sub-command parser)."
     p.add_argument("videos", help="folder of videos (searched recursively)")
     p.add_argument("out", help="output folder: one <relative path>.npz per video")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (1: this process)")
-    p.add_argument("--shard", default="0/1", type=_shard_arg, help="i/n: process the i-th of n interleaved parts of the sorted video list")
-    p.add_argument("--overwrite", action="store_true", help="redo videos whose output is complete")
+    add_run_arguments(p, "video", "redo videos whose output is complete")
     p.add_argument("--max-jump", type=float, default=0.5, help="main-person gate, in body scales per frame")
     p.add_argument("--reacquire-s", type=float, default=2.0, help="seconds without the main person before a new track starts")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -537,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep = extract_folder(args.videos, args.out, workers=args.workers, shard=args.shard, progress=not args.quiet,
                          overwrite=args.overwrite, max_jump=args.max_jump, reacquire_s=args.reacquire_s)
     print(rep.summary())
-    return 1 if len(rep.failures) or len(rep.short) else 0
+    return 1 if len(rep.failures) or len(short_videos(rep.table)) else 0
 
 # %% ../nbs/13_pose.ipynb #a531e9f2
 def _cpu_seconds() -> float:
@@ -602,3 +535,43 @@ def benchmark_pose(video: str | os.PathLike, n_frames: int | None = None, copies
     med = med.reset_index()
     med.attrs["runs"] = runs
     return med
+
+# %% ../nbs/13_pose.ipynb #f1a00002
+AGREEMENT_COLUMNS = ["video", "part", "frames", "found_where_shipped", "median_error_shoulders"]
+
+def pose_agreement(videos: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> pd.DataFrame:
+    """Per video and body part (body, face, hands) of mgnb68: agreement of the extracted `out_dir/<stem>.npz` with the
+    `*_openpose.csv` (or `.xlsx`) beside the video (`AGREEMENT_COLUMNS`)."""
+    from mgnb.data.ingest import joint_map, read_skeleton
+    from mgnb.layouts import OPENPOSE137
+    names = MGNB68.joints
+    hands = [i for i, n in enumerate(names) if n.startswith(("lh_", "rh_"))]
+    body = list(range(names.index("l_ear") + 1))                        # nose … ears: the OpenPose body points kept
+    groups = {"body": body, "face": [i for i in range(len(names)) if i not in body and i not in hands], "hands": hands}
+    ls, rs = MGNB68.scale_pair
+    rows = []
+    for v in map(Path, videos):
+        ours = load_pose(Path(out_dir) / f"{v.stem}.npz").keypoints[0]                       # [T, 68, 3]
+        csv = next(v.parent.glob("*_openpose.csv"), None) or next(v.parent.glob("*_openpose.xlsx"))
+        shipped = read_skeleton(csv, OPENPOSE137.num_joints)[:, joint_map(OPENPOSE137, MGNB68)]
+        n = min(len(ours), len(shipped)); ours, shipped = ours[:n], shipped[:n]
+        scale = np.linalg.norm(shipped[:, ls, :2] - shipped[:, rs, :2], axis=-1)[:, None]    # shoulder width per frame
+        for g, j in groups.items():
+            seen = shipped[:, j, 2] > 0.3
+            found = ours[:, j, 2] > 0
+            both = seen & found
+            err = np.linalg.norm(ours[:, j, :2] - shipped[:, j, :2], axis=-1) / np.maximum(scale, 1e-6)
+            rows.append(dict(video=v.stem, part=g, frames=n, found_where_shipped=float(found[seen].mean()) if seen.any() else np.nan,
+                             median_error_shoulders=float(np.median(err[both])) if both.any() else np.nan))
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+
+def agreement_markdown(agreement: pd.DataFrame, rep: RunReport, n_videos: int, wall: float, workers: int) -> str:
+    "The pose stage's `agreement.md`: the run (frames, time, speed when every video was extracted now) and the mean agreement per part."
+    summary = agreement.groupby("part", sort=False)[["found_where_shipped", "median_error_shoulders"]].mean()
+    frames = int(agreement.groupby("video").frames.first().sum())
+    done = int((rep.table.status == "done").sum())
+    speed = f"{frames / wall:.1f} frames/s end to end" if done == n_videos and frames else "some outputs were reused"
+    return (f"MediaPipe Holistic on {n_videos} video(s), {frames} frames, {wall:.0f} s with "
+            f"{workers} worker process(es) ({speed}). `found_where_shipped`: fraction of the "
+            "joints the shipped skeleton has (score > 0.3) that MediaPipe also found; `median_error_shoulders`: "
+            "median distance between the two, in shoulder widths.\n\n" + summary.to_markdown(floatfmt=".3f") + "\n")
