@@ -159,6 +159,8 @@ def build(nbs_dir: Path, out_dir: Path, jobs: int = 2, only: list[str] | None = 
     notebooks = sorted(nbs_dir.glob("*.ipynb"))
     if only: notebooks = [p for p in notebooks if p.stem in only or p.name in only]
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not only:   # a full build: no page of a renamed or removed notebook stays behind
+        for old in out_dir.glob("*.html"): old.unlink()
     t0, errors, pages = time.perf_counter(), [], []
     # the longest notebooks first, so the two workers finish together (size of the source as the proxy)
     order = sorted(notebooks, key=lambda p: -p.stat().st_size)
@@ -200,7 +202,9 @@ def self_check() -> None:
         nbformat.write(nbformat.v4.new_notebook(cells=[_cell("code", "1 + 1")]), nbs / "other.ipynb")
         table = f"{TABLE_HEADING}\n\n| component | notebook | module |\n|---|---|---|\n| **tiny** thing | `nbs/tiny.ipynb` | `x.tiny` |\n"
         nbformat.write(nbformat.v4.new_notebook(cells=[_cell("markdown", "# Overview\n\n" + table)]), nbs / "index.ipynb")
+        out.mkdir(); (out / "renamed.html").write_text("a page of an earlier build")
         assert build(nbs, out, jobs=2) == 0, "the tiny site did not build"
+        assert not (out / "renamed.html").exists(), "a stale page stayed"
         page = (out / "tiny.html").read_text()
         assert "HIDDEN_MARKER" not in page, "a #| hide cell is shown"
         assert "VISIBLE_RESULT" in page, "an output is missing"
