@@ -12,7 +12,7 @@ export OMP_WAIT_POLICY := PASSIVE
 # tqdm.auto warns (naming the venv path) when ipywidgets is absent; keep that out of the executed notebooks in reports/
 export PYTHONWARNINGS := ignore:IProgress not found
 
-.PHONY: install reproduce smoke test data bench lock clean-build
+.PHONY: install reproduce smoke test data bench lock clean-build docs
 
 $(STAMP): requirements-lock.txt setup.py settings.ini pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ reproduce: data
 
 test: install
 	bash scripts/test.sh
+
+# the library notebooks executed (slow/gpu cells skipped) and rendered with their outputs: _site/index.html
+docs: install
+	$(BIN)/python scripts/build_docs.py --out _site --jobs 2
 
 bench: data
 	$(BIN)/python scripts/bench.py

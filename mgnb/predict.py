@@ -9,6 +9,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ __all__ = ['BUNDLE_FORMAT', 'BUNDLE_VERSION', 'CONFIG_FILE', 'RGB_MODELS', 'SKEL
            'WindowScores', 'score_windows', 'frame_probabilities', 'decide', 'segment_table', 'temporal_iou',
            'match_segments', 'frame_truth', 'detection_counts', 'detection_scores', 'online_latency', 'choose_decision',
            'plot_timeline', 'write_overlay', 'save_prediction', 'VideoPrediction', 'predict_video', 'list_inputs',
-           'predict_paths', 'window_from_index', 'bundle_from_pipeline']
+           'predict_paths', 'window_from_index', 'bundle_from_pipeline', 'predict_miga_videos', 'candidate_windows',
+           'choose_window', 'export_summary', 'clip_top1', 'detection_report', 'write_detection_report', 'f1_vs_iou',
+           'plot_f1_vs_iou', 'prediction_from_windows']
 
 # %% ../nbs/19_predict.ipynb #21f9934a
 BUNDLE_FORMAT = "mgnb-bundle"
@@ -834,7 +837,6 @@ def bundle_from_pipeline(params: dict, prepared_dir: str | os.PathLike, cmpl_dir
     """The final system of a pipeline run as a `Bundle`: the streams of `cmpl_dir/final.csv` for `seed` (default: the
     first) with the weights of their last CMPL round, the fusion variant `params['fuse']['submit']` fitted by the
     `fuse` stage, the layout and the class names the streams were trained with, and a window from the train clips."""
-    from mgnb.core import CLASS_NAMES
     from mgnb.data.ingest import load_prepared
     from mgnb.streams import build_stream_model
     from mgnb.logits import load_logits
@@ -858,7 +860,7 @@ def bundle_from_pipeline(params: dict, prepared_dir: str | os.PathLike, cmpl_dir
             cache = load_json(Path(tp["crops"]) / "cache.json")
             crops = dict(size=int(cache["size"]), frames=int(cache["frames"]), params=cache["params"])
         spec = StreamSpec(r.stream, tp["model"], cfg["preset"], options, int(cfg["clip_len"]), int(cfg["test_views"]), crops)
-        model = build_stream_model(spec.model, ds.layout, len(CLASS_NAMES), spec.preset, **options)
+        model = build_stream_model(spec.model, ds.layout, len(ds.class_names), spec.preset, **options)
         model.load_state_dict(_state_from_checkpoint(run / "checkpoint.pt"))
         specs[r.stream], models[r.stream] = spec, model.eval()
     L, S = window_from_index(ds.index)
@@ -866,5 +868,143 @@ def bundle_from_pipeline(params: dict, prepared_dir: str | os.PathLike, cmpl_dir
                     float(v.get("fused_temperature", 1.0)))
     source = dict(seed=seed, streams={s: str(Path(final.set_index("stream").logits[s]).parent) for s in specs},
                   fusion=f"{submit[0]}, {submit[1]}", prepared=str(prepared_dir))
-    return Bundle(specs, models, ds.layout, list(CLASS_NAMES), vote, int(length or L), int(stride or S),
+    return Bundle(specs, models, ds.layout, list(ds.class_names), vote, int(length or L), int(stride or S),
                   Decision(chosen_on="default (not chosen on validation)"), float(np.nanmedian(ds.index.fps)) if ds.index.fps.notna().any() else 25.0, source)
+
+# %% ../nbs/19_predict.ipynb #cab3a9ac
+def predict_miga_videos(videos: pd.DataFrame, bundle: str | os.PathLike, out_dir: str | os.PathLike, what: str = "",
+                        workers: int = 1, progress: bool = False) -> pd.DataFrame:
+    """`predict_paths` over the videos of `miga_videos` into `out_dir/<video_id>/`; any video that fails is an error
+    listing them all (the pipeline scores every video or none). Returns the report."""
+    report = predict_paths(list(videos.video), bundle, out_dir, workers=workers, progress=progress)
+    failed = report[report.status == "failed"]
+    if len(failed): raise RuntimeError(f"{len(failed)} {what + ' ' if what else ''}video(s) failed:\n"
+                                       f"{failed[['video', 'error']].to_string(index=False)}")
+    return report
+
+def candidate_windows(export_params: dict, index: pd.DataFrame) -> list[tuple[int, int]]:
+    """Sliding windows `(length, stride)` to try: `export_params['window']` (stride `'stride'` or a quarter of it), else
+    the median train clip length of a prepared `index` times each of `'window_scales'` (default 1), each with stride
+    `'stride'` or a quarter of the window; sorted, without repeats."""
+    E = export_params
+    if E.get("window"):
+        return [(int(E["window"]), int(E.get("stride") or max(1, round(int(E["window"]) / 4))))]
+    median = window_from_index(index)[0]
+    return sorted({(max(2, round(median * f)), int(E.get("stride") or max(1, round(median * f / 4))))
+                   for f in E.get("window_scales") or [1.0]})
+
+def choose_window(b: Bundle, windows: Sequence[tuple[int, int]], videos: pd.DataFrame, work_dir: str | os.PathLike,
+                  iou: float = 0.5, workers: int = 1, progress: bool = False, **grid) -> pd.DataFrame:
+    """Choose `b`'s window, stride and background decision on labelled (validation) videos (`miga_videos`): for each
+    candidate `(length, stride)`, a draft of the bundle predicts every video into `work_dir/val_<length>/` and
+    `choose_decision` (its grid: `grid`) picks the decision with the best segment F1@`iou`; the window whose decision
+    scores best (the first on a tie) is set on `b`, in place. Returns every window's grid (columns `window`, `stride` added)."""
+    work, grids, best = Path(work_dir), [], None
+    work.mkdir(parents=True, exist_ok=True)
+    for length, stride in windows:
+        b.window, b.stride = int(length), int(stride)
+        draft = save_bundle(b, work / f"draft_{length}")          # the system before the decision is chosen
+        predict_miga_videos(videos, draft, work / f"val_{length}", "validation", workers, progress)
+        scored = [(*frame_probabilities(WindowScores.load(work / f"val_{length}" / r.video_id / "windows.npz")), true_segments(r.labels))
+                  for r in videos.itertuples()]
+        decision, g = choose_decision(scored, iou=iou, **grid)
+        grids.append(g.assign(window=length, stride=stride))
+        f1 = float(g.f1.max())
+        if best is None or f1 > best[0]: best = (f1, length, stride, decision)
+        shutil.rmtree(draft)
+    _, b.window, b.stride, b.decision = best
+    b.decision.chosen_on = b.decision.chosen_on.replace("validation:", f"validation (window {b.window} of {[w for w, _ in windows]}):")
+    return pd.concat(grids, ignore_index=True)
+
+def export_summary(b: Bundle, grid: pd.DataFrame, windows: Sequence[tuple[int, int]], n_videos: int) -> dict:
+    "What the `export` stage chose (`summary.json`): the bundle, its decision and window, the candidates and the chosen grid row."
+    d = b.decision
+    chosen = grid[(grid.window == b.window) & (grid.threshold == d.threshold) & (grid.min_len == d.min_len)
+                  & (grid.merge_gap == d.merge_gap) & (grid.smooth == d.smooth)].iloc[0]
+    return dict(bundle=b.describe(), decision=vars(d), window=b.window, stride=b.stride, candidates=list(windows),
+                val_videos=n_videos, val=chosen.to_dict())
+
+# %% ../nbs/19_predict.ipynb #3561673d
+def clip_top1(b: Bundle, prepared_dir: str | os.PathLike) -> float:
+    """Top-1 accuracy on the trimmed test clips of a pipeline bundle's system: the fused test logits of its source
+    streams (`b.source['streams']`, the runs it was exported from) against the prepared folder's test labels."""
+    from mgnb.data.ingest import load_eval_labels
+    from mgnb.fusion import align_logits, labels_of
+    labels = load_eval_labels(prepared_dir)
+    al = align_logits({s: Path(d) / "logits.npz" for s, d in b.source["streams"].items()})
+    probs = b.vote.probs(al["test"].logits)
+    return float((probs.argmax(1) == labels_of(al["test"].clip_ids, labels)).mean())
+
+def _rounded(scores: dict) -> dict: return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+def detection_report(pred_dir: str | os.PathLike, videos: pd.DataFrame, b: Bundle, reference_top1: float,
+                     iou: float = 0.5, delay: int | None = None, wall_s: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame, dict, str]:
+    """Detection scores of the predictions in `pred_dir/<video_id>/` against the label files of `videos`, decided with
+    `b.decision` offline and online (`delay` frames, default half a window): the table (one row per mode, online
+    latency in frames and seconds), the per-video counts (offline), the `metrics.json` entry (`predict`, with the goal
+    segment F1 ≥ 0.8 × `reference_top1`, ms per window and `wall_s`) and a sentence saying what was measured."""
+    pred_dir = Path(pred_dir)
+    delay = b.window // 2 if delay is None else int(delay)
+    offline = score_folder(pred_dir, videos, b.decision, iou=iou)
+    online = score_folder(pred_dir, videos, b.decision, online_delay=delay, iou=iou)
+    lat = np.array([x for l in online.latency_frames for x in l], float)
+    ws = [WindowScores.load(pred_dir / v / "windows.npz") for v in videos.video_id]
+    fps = float(np.median([w.fps for w in ws]))
+    ms_per_window = 1000 * sum(w.seconds.get("windows", 0.0) for w in ws) / max(sum(len(w.starts) for w in ws), 1)
+    frames = int(offline.frames.sum())
+    rows = []
+    for mode, counts in (("offline", offline), ("online", online)):
+        s = detection_scores(counts.drop(columns=["latency_frames"], errors="ignore"))
+        rows.append(dict(mode=mode, **_rounded(s),
+                         latency_frames=round(float(lat.mean()), 1) if mode == "online" and len(lat) else None,
+                         latency_s=round(float(lat.mean()) / fps, 3) if mode == "online" and len(lat) else None))
+    table = pd.DataFrame(rows)
+    goal = 0.8 * reference_top1
+    f1 = float(table.set_index("mode").f1["offline"])
+    d = b.decision
+    note = (f"{len(videos)} untrimmed test videos, {frames} frames; window {b.window} / stride {b.stride} frames; decision "
+            f"{d.chosen_on} (threshold {d.threshold:.3f}, min length {d.min_len}, merge gap {d.merge_gap}, smoothing "
+            f"{d.smooth}); online delay {delay} frames. Clip-level top-1 of the same system on the trimmed test clips: "
+            f"{reference_top1:.3f}; goal segment F1@{iou} ≥ 0.8 × that = {goal:.3f}: {'met' if f1 >= goal else 'not met'} "
+            f"(offline F1 {f1:.3f}).")
+    metrics = {"predict": {"offline": {k: v for k, v in rows[0].items() if k != "mode" and v is not None},
+                           "online": {k: v for k, v in rows[1].items() if k != "mode" and v is not None},
+                           "clip_top1": reference_top1, "goal_f1": goal, "goal_met": bool(f1 >= goal), "iou": iou,
+                           "videos": len(videos), "frames": frames, "online_delay_frames": delay,
+                           "ms_per_window": round(ms_per_window, 2), "wall_s": round(wall_s, 1)}}
+    return table, offline.drop(columns=["latency_frames"], errors="ignore"), metrics, note
+
+def write_detection_report(report_dir: str | os.PathLike, table: pd.DataFrame, per_video: pd.DataFrame, metrics: dict,
+                           note: str) -> None:
+    "Write `detection_report`'s results: `detection.csv`, `per_video.csv`, `detection.md` (the note and the table), `metrics.json`."
+    rep = Path(report_dir); rep.mkdir(parents=True, exist_ok=True)
+    table.to_csv(rep / "detection.csv", index=False)
+    per_video.to_csv(rep / "per_video.csv", index=False)
+    with atomic_path(rep / "detection.md") as tmp:
+        tmp.write_text(f"Segment detection at temporal IoU ≥ {metrics['predict']['iou']} (class must match). {note}\n\n"
+                       + table.astype(object).where(table.notna(), "–").to_markdown(index=False) + "\n")
+    save_json(metrics, rep / "metrics.json")
+
+def f1_vs_iou(pred_dir: str | os.PathLike, videos: pd.DataFrame, decision: Decision, delay: int,
+              ious: Sequence[float] = tuple(np.round(np.arange(0.1, 0.91, 0.1), 2))) -> pd.DataFrame:
+    "Segment F1 offline and online (`delay`) at each temporal IoU threshold of `ious`, the decision fixed."
+    return pd.DataFrame([dict(iou=t, offline=detection_scores(score_folder(pred_dir, videos, decision, iou=t))["f1"],
+                              online=detection_scores(score_folder(pred_dir, videos, decision, online_delay=delay, iou=t)
+                                                      .drop(columns=["latency_frames"]))["f1"]) for t in ious])
+
+def plot_f1_vs_iou(curve: pd.DataFrame, goal: float, iou: float, delay: int):
+    "`f1_vs_iou`'s curves with the goal line and the IoU threshold of the headline scores."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.plot(curve.iou, curve.offline, "o-", label="offline"); ax.plot(curve.iou, curve.online, "s--", label=f"online (delay {delay})")
+    ax.axhline(goal, color="grey", ls=":", label=f"goal 0.8 × clip top-1 = {goal:.2f}"); ax.axvline(iou, color="k", lw=0.5)
+    ax.set_xlabel("temporal IoU threshold"); ax.set_ylabel("segment F1"); ax.set_ylim(0, 1); ax.legend(fontsize=8)
+    ax.set_title("Detection on the untrimmed test videos", fontsize=10); fig.tight_layout()
+    return fig
+
+def prediction_from_windows(path: str | os.PathLike, b: Bundle, video_id: str) -> VideoPrediction:
+    "The offline prediction of one video rebuilt from its saved windows (`windows.npz`) with `b`'s decision, e.g. to plot its timeline."
+    ws = WindowScores.load(path)
+    P, cov = frame_probabilities(ws)
+    labels, runs = decide(P, cov, b.decision)
+    return VideoPrediction(video_id, ws, P, cov, labels, segment_table(video_id, runs, P, ws.fps, b.classes), b.decision)

@@ -4,6 +4,7 @@
 #  2. nbdev_clean leaves nbs/ unchanged (no outputs or metadata noise);
 #  3. every dvc.yaml stage depends on each mgnb module its notebook imports, transitively (scripts/check_dvc_deps.py);
 #  4. every library notebook passes nbdev_test (cells flagged slow/gpu are skipped);
+#     the docs site builds (`make docs`: those notebooks executed and rendered with outputs, scripts/build_docs.py);
 #  5. the smoke pipeline (configs/smoke.yaml) runs end to end with `dvc repro` in a scratch copy (a git repository of
 #     its own, so committed outputs are untouched) and must fine-tune in CMPL, then one `dvc exp run -S` experiment on top of it.
 # It ends with the line "N passed, N failed".
@@ -39,6 +40,15 @@ for nb in nbs/*.ipynb; do
   [ $s -eq 0 ] || tail -40 /tmp/mgnb_test.log
   record "nbdev_test $nb ($(( $(date +%s) - start ))s)" $s
 done
+
+# the docs site (`make docs`): the builder's self-test, then every library notebook executed and rendered into _site/
+python scripts/build_docs.py --check > /tmp/mgnb_docs.log 2>&1; s=$?
+[ $s -eq 0 ] || tail -30 /tmp/mgnb_docs.log
+record "docs builder self-test (scripts/build_docs.py --check)" $s
+start=$(date +%s)
+python scripts/build_docs.py --out _site --jobs 2 > /tmp/mgnb_docs.log 2>&1; s=$?
+[ $s -eq 0 ] || tail -60 /tmp/mgnb_docs.log
+record "docs site built (make docs, $(( $(date +%s) - start ))s)" $s
 
 scratch=$(mktemp -d)
 git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$scratch" 2>/dev/null
