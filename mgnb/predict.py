@@ -4,14 +4,13 @@
 
 # %% ../nbs/19_predict.ipynb #59286564
 from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +24,7 @@ from .core import BadInputError, atomic_path, load_json, save_json
 from .data.clips import uniform_sample
 from .fusion import SoftVote
 from .layouts import KeypointLayout, layout_by_name, normalize_skeleton
+from .parallel import run_tasks
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'BUNDLE_VERSION', 'CONFIG_FILE', 'RGB_MODELS', 'SKELETON_SUFFIXES', 'layout_to_dict',
@@ -782,7 +782,6 @@ def predict_paths(src, bundle: str | os.PathLike, out_dir: str | os.PathLike, *,
     `workers` processes of `threads` torch threads each. Videos already done (their `prediction.json` exists) are
     skipped unless `overwrite`; a video that fails is reported (status `failed`, the error) and the others go on.
     Writes `out_dir/segments.csv` (all videos done so far) and `out_dir/report.<i>of<n>.csv`; returns the report."""
-    from tqdm.auto import tqdm
     from mgnb.pose import parse_shard, shard_items
     i, n = parse_shard(shard)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -793,21 +792,11 @@ def predict_paths(src, bundle: str | os.PathLike, out_dir: str | os.PathLike, *,
         done = out / key / "prediction.json"
         if done.exists() and not overwrite: rows.append(dict(video=key, status="skipped", **{k: x for k, x in load_json(done).items() if k != "video"}, error=""))
         else: todo.append((str(v), key, str(out / key), kwargs))
-    bar = tqdm(total=len(todo), desc=f"predict {i}/{n}", unit="video", disable=not progress)
-    workers = min(workers, len(todo))
-    if workers <= 1:
-        _init_worker(str(bundle), threads)
-        for t in todo: rows.append(_predict_task(*t)); bar.update()
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(str(bundle), threads)) as pool:
-            futures = {pool.submit(_predict_task, *t): t[1] for t in todo}
-            for f in as_completed(futures):
-                try: rows.append(f.result())
-                except Exception as e:   # a worker that died (e.g. out of memory): its video fails, the others are kept
-                    rows.append(dict(video=futures[f], status="failed", error=f"{type(e).__name__}: {e}"))
-                bar.update()
-    bar.close()
+    from mgnb import predict as lib   # spawned workers import the package's functions, never a notebook's
+    results = run_tasks(lib._predict_task, todo, workers, desc=f"predict {i}/{n}", unit="video", progress=progress,
+                        initializer=lib._init_worker, initargs=(str(bundle), threads), retries=0)
+    # a worker that died (e.g. out of memory): its video fails, the others are kept
+    rows += [r.value if r.ok else dict(video=t[1], status="failed", error=r.error) for t, r in zip(todo, results)]
     report = pd.DataFrame(rows).sort_values("video", kind="stable").reset_index(drop=True)
     with atomic_path(out / f"report.{i}of{n}.csv") as tmp: report.to_csv(tmp, index=False)
     segs = [pd.read_csv(p) for p in sorted(out.glob("*/segments.csv")) if (p.parent / "prediction.json").exists()]
@@ -819,10 +808,8 @@ def predict_paths(src, bundle: str | os.PathLike, out_dir: str | os.PathLike, *,
 # %% ../nbs/19_predict.ipynb #3c1b0c30
 def _state_from_checkpoint(path: Path) -> dict:
     "The stream model's weights in a training checkpoint (`ModelWithLoss`: the model under `model.`, the loss's OSE head under `crit.`)."
-    import pickle
-    try: ck = torch.load(path, map_location="cpu", weights_only=True)   # tensors and plain containers only
-    except pickle.UnpicklingError:   # an older checkpoint with other objects: the pipeline's own file, trusted
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+    from mgnb.train import load_checkpoint
+    ck = load_checkpoint(path)   # weights_only: a planted checkpoint cannot run code, whoever made it
     return {k[len("model."):]: v for k, v in ck["model"].items() if k.startswith("model.")}
 
 def window_from_index(index: pd.DataFrame, stride_fraction: float = 0.25) -> tuple[int, int]:

@@ -5,9 +5,7 @@
 # %% ../nbs/14_streams.ipynb #74374332
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -16,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .data.clips import SkeletonClips, few_per_class
 from .layouts import KeypointLayout
@@ -24,6 +21,7 @@ from .models.posec3d import build_posec3d
 from .models.stgcn import build_stgcn
 from .models.tcn import build_tcn
 from .models.video import build_r21, build_swin
+from .parallel import run_tasks
 
 # %% auto #0
 __all__ = ['STREAM_MODELS', 'build_stream_model', 'count_params', 'forward_flops', 'model_cost', 'train_throughput', 'TrainJob',
@@ -137,21 +135,14 @@ def run_training_jobs(jobs: list[TrainJob], workers: int = 1, progress: bool = T
     for j in jobs:
         if (Path(j.out_dir) / "logits.npz").exists(): rows.append({"out_dir": j.out_dir, "status": "skipped"})
         else: todo.append(j)
-    bar = tqdm(total=len(todo), desc="training runs", disable=not progress)
+    from mgnb import streams as lib   # spawned workers import the package's train_job, never a notebook's
+    # retries=0: a run whose process died is reported, not started again (it would resume from its checkpoint anyway)
+    results = run_tasks(lib.train_job, [(j,) for j in todo], workers, desc="training runs", unit="run",
+                        progress=progress, retries=0)
     failures = []
-    def finish(job, fn):
-        try: rows.append({**fn(), "status": "done"})
-        except Exception as e:  # keep the other runs going; report them all at the end
-            failures.append(f"{job.out_dir}: {type(e).__name__}: {e}"); rows.append({"out_dir": job.out_dir, "status": "failed"})
-        bar.update()
-    workers = min(workers, len(todo))   # never more processes than runs
-    if workers <= 1:  # one run: no worker process to start (each one imports torch again)
-        for j in todo: finish(j, lambda j=j: train_job(j))
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(train_job, j): j for j in todo}
-            for f in as_completed(futures): finish(futures[f], f.result)
-    bar.close()
+    for j, r in zip(todo, results):   # keep the other runs going; report them all at the end
+        if r.ok: rows.append({**r.value, "status": "done"})
+        else: failures.append(f"{j.out_dir}: {r.error}"); rows.append({"out_dir": j.out_dir, "status": "failed"})
     if failures: raise RuntimeError(f"{len(failures)} of {len(jobs)} training runs failed:\n" + "\n".join(failures))
     if not rows: return pd.DataFrame(columns=["out_dir", "status"])
     order = {j.out_dir: i for i, j in enumerate(jobs)}
