@@ -29,14 +29,14 @@ from .parallel import run_tasks
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'BUNDLE_VERSION', 'CONFIG_FILE', 'RGB_MODELS', 'SKELETON_SUFFIXES', 'layout_to_dict',
            'layout_from_dict', 'StreamSpec', 'Decision', 'Bundle', 'bundle_config', 'write_bundle_config',
-           'save_bundle', 'read_bundle_config', 'load_bundle', 'find_skeleton', 'load_skeleton', 'person_frames',
-           'window_starts', 'skeleton_inputs', 'rgb_inputs', 'miga_videos', 'true_segments', 'score_folder',
-           'WindowScores', 'score_windows', 'frame_probabilities', 'decide', 'segment_table', 'temporal_iou',
-           'match_segments', 'frame_truth', 'detection_counts', 'detection_scores', 'online_latency', 'choose_decision',
-           'plot_timeline', 'write_overlay', 'save_prediction', 'VideoPrediction', 'predict_video', 'list_inputs',
-           'predict_paths', 'window_from_index', 'bundle_from_pipeline', 'predict_miga_videos', 'candidate_windows',
-           'choose_window', 'export_summary', 'clip_top1', 'detection_report', 'write_detection_report', 'f1_vs_iou',
-           'plot_f1_vs_iou', 'prediction_from_windows']
+           'save_bundle', 'unique_tensors', 'read_bundle_config', 'load_bundle', 'find_skeleton', 'load_skeleton',
+           'person_frames', 'window_starts', 'skeleton_inputs', 'rgb_inputs', 'miga_videos', 'true_segments',
+           'score_folder', 'WindowScores', 'score_windows', 'frame_probabilities', 'decide', 'segment_table',
+           'temporal_iou', 'match_segments', 'frame_truth', 'detection_counts', 'detection_scores', 'online_latency',
+           'choose_decision', 'plot_timeline', 'write_overlay', 'save_prediction', 'VideoPrediction', 'predict_video',
+           'list_inputs', 'predict_paths', 'window_from_index', 'bundle_from_pipeline', 'predict_miga_videos',
+           'candidate_windows', 'choose_window', 'export_summary', 'clip_top1', 'detection_report',
+           'write_detection_report', 'f1_vs_iou', 'plot_f1_vs_iou', 'prediction_from_windows']
 
 # %% ../nbs/31_predict.ipynb #21f9934a
 BUNDLE_FORMAT = "mgnb-bundle"
@@ -131,16 +131,29 @@ def save_bundle(b: Bundle, path: str | os.PathLike) -> Path:
     """Write a bundle folder: `bundle.json` (configuration, class names, layout, fusion, window, decision, the SHA-256
     of every weight file and of the configuration itself) and one `<stream>.safetensors` per stream. Written beside
     `path` and moved into place at the end: an interrupted export leaves no half bundle."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
     from mgnb.data.ingest import atomic_dir
     cfg = bundle_config(b)
     with atomic_dir(path) as tmp:
         for spec in cfg["streams"]:
             f = tmp / f"{spec['name']}.safetensors"
-            save_model(b.models[spec["name"]], str(f), metadata={"stream": spec["name"], "model": spec["model"]})
+            # no safetensors metadata: its header is written in hash-map order, so the same weights gave other bytes
+            # (and SHA-256s) on every export; what it would say is in bundle.json
+            save_file(unique_tensors(b.models[spec["name"]]), str(f))
             spec.update(weights=f.name, sha256=_sha256(f))
         write_bundle_config(tmp, cfg)
     return Path(path)
+
+def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A model's state as a weight file stores it: tensors that share memory (e.g. a head that reuses the backbone's
+    classifier) once, under the first of their names in sorted order, made contiguous. `safetensors.torch.load_model`
+    restores the other names from the model itself."""
+    kept, seen = {}, set()
+    for name, t in sorted(model.state_dict().items()):
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        if t.numel() and key in seen: continue   # empty tensors have no memory to share
+        seen.add(key); kept[name] = t.contiguous()
+    return kept
 
 # %% ../nbs/31_predict.ipynb #30877563
 def _bad(path, problem: str): return BadInputError(path, f"not a usable model bundle: {problem}")
