@@ -20,9 +20,9 @@ from .logits import load_logits
 from .metrics import ece, macro_f1, reliability, softmax, topk_accuracy
 
 # %% auto #0
-__all__ = ['FUSION_VARIANTS', 'SCALINGS', 'simulate_logits', 'nll', 'logits_nll', 'fit_temperature', 'fuse', 'SoftVote',
-           'simplex_grid', 'WeightSearch', 'choose_weights', 'fit_fusion_variants', 'fusion_table', 'plot_reliability',
-           'AlignedLogits', 'align_logits', 'labels_of']
+__all__ = ['WEIGHT_CRITERIA', 'FUSION_VARIANTS', 'SCALINGS', 'simulate_logits', 'nll', 'logits_nll', 'fit_temperature', 'fuse',
+           'SoftVote', 'simplex_grid', 'WeightSearch', 'choose_weights', 'fit_fusion_variants', 'fusion_table',
+           'plot_reliability', 'AlignedLogits', 'align_logits', 'labels_of']
 
 # %% ../nbs/28_fusion.ipynb #7875370a
 def simulate_logits(labels, separation, overconfidence: float = 1.0, class_prior=None,
@@ -136,6 +136,8 @@ def simplex_grid(n_streams: int, step: float = 0.1) -> np.ndarray:
     rows = [np.diff([-1, *bars, n + n_streams - 1]) - 1 for bars in itertools.combinations(range(n + n_streams - 1), n_streams - 1)]
     return np.array(rows, np.float64).reshape(-1, n_streams) / n
 
+WEIGHT_CRITERIA = ("nll", "macro_f1")
+
 @dataclass
 class WeightSearch:
     "The chosen weights and every grid point's validation score (`table`: one column per stream, `macro_f1`, `nll`)."
@@ -144,9 +146,11 @@ class WeightSearch:
 
 def choose_weights(val_logits_by_stream: Mapping[str, np.ndarray], val_labels,
                    temperatures: Mapping[str, float] | None = None, step: float = 0.1,
-                   max_candidates: int = 50_000) -> WeightSearch:
-    """Stream weights maximising validation macro-F1 of the soft vote (ties: lower NLL, then grid order) over
-    `simplex_grid(M, step)`; `temperatures` (e.g. fitted on the same validation clips) default to 1."""
+                   max_candidates: int = 50_000, criterion: str = "nll") -> WeightSearch:
+    """Stream weights of the soft vote over `simplex_grid(M, step)` with the best validation `criterion`: `"nll"`
+    (lowest NLL; ties: higher macro-F1, then grid order) or `"macro_f1"` (highest macro-F1; ties: lower NLL, then grid
+    order); `temperatures` (e.g. fitted on the same validation clips) default to 1."""
+    if criterion not in WEIGHT_CRITERIA: raise ValueError(f"criterion must be one of {WEIGHT_CRITERIA}, got {criterion!r}")
     streams = list(val_logits_by_stream)
     grid = simplex_grid(len(streams), step)
     if len(grid) > max_candidates: raise ValueError(f"{len(grid)} grid points for {len(streams)} streams at step {step}: use a coarser step")
@@ -156,7 +160,9 @@ def choose_weights(val_logits_by_stream: Mapping[str, np.ndarray], val_labels,
     for i, w in enumerate(grid):
         p = np.tensordot(w, probs, axes=1)
         f1s[i], nlls[i] = macro_f1(y, p.argmax(1), probs.shape[2]), nll(y, p)
-    best = np.lexsort((np.arange(len(grid)), nlls, -np.round(f1s, 12)))[0]  # last key sorts first
+    f1_key, nll_key = -np.round(f1s, 12), np.round(nlls, 12)
+    keys = (nll_key, f1_key) if criterion == "macro_f1" else (f1_key, nll_key)
+    best = np.lexsort((np.arange(len(grid)), *keys))[0]  # the last key sorts first
     table = pd.DataFrame(grid, columns=streams).assign(macro_f1=f1s, nll=nlls)
     return WeightSearch({s: float(w) for s, w in zip(streams, grid[best])}, table)
 
@@ -165,9 +171,9 @@ FUSION_VARIANTS = ("best single", "average", "val weights")
 SCALINGS = ("none", "streams", "streams+fused")
 
 def fit_fusion_variants(val_logits_by_stream: Mapping[str, np.ndarray], val_labels,
-                        step: float = 0.1) -> dict[tuple[str, str], SoftVote]:
+                        step: float = 0.1, criterion: str = "nll") -> dict[tuple[str, str], SoftVote]:
     """Fit every fusion variant on validation: `{(variant, scaling): SoftVote}` for each variant of `FUSION_VARIANTS`
-    and scaling of `SCALINGS`."""
+    and scaling of `SCALINGS`; `criterion` chooses the `val weights` (see `choose_weights`)."""
     streams = list(val_logits_by_stream)
     if not streams: raise ValueError("no streams")
     fitted = {s: fit_temperature(val_logits_by_stream[s], val_labels) for s in streams}
@@ -181,7 +187,7 @@ def fit_fusion_variants(val_logits_by_stream: Mapping[str, np.ndarray], val_labe
     for scaling, temps in (("none", ones), ("streams", fitted)):
         weights = {"best single": {s: float(s == best) for s in streams},
                    "average": {s: 1 / len(streams) for s in streams},
-                   "val weights": choose_weights(val_logits_by_stream, y, temps, step).weights}
+                   "val weights": choose_weights(val_logits_by_stream, y, temps, step, criterion=criterion).weights}
         for name in FUSION_VARIANTS:
             vote = variants[(name, scaling)] = SoftVote(dict(temps), weights[name])
             if scaling == "streams":
