@@ -5,14 +5,15 @@
 # %% ../nbs/02_layouts.ipynb #640827a9
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 # %% auto #0
 __all__ = ['BODY25', 'BODY25_EDGES', 'HAND21', 'HAND21_EDGES', 'FACE70_EDGES', 'OP_FACE', 'OP_LHAND', 'OP_RHAND', 'OPENPOSE137',
            'MGNB68_BODY', 'MGNB68_FACE', 'MGNB68', 'MGNB68_FROM_OPENPOSE137', 'OPENPOSE22_BODY', 'OPENPOSE22',
-           'OPENPOSE22_FROM_OPENPOSE137', 'KeypointLayout', 'select_joints', 'layout_by_name', 'normalize_skeleton']
+           'OPENPOSE22_FROM_OPENPOSE137', 'KeypointLayout', 'select_joints', 'layout_by_name', 'normalize_skeleton',
+           'layout_to_dict', 'layout_from_dict']
 
 # %% ../nbs/02_layouts.ipynb #d70cfb79
 @dataclass(frozen=True)
@@ -152,3 +153,15 @@ def normalize_skeleton(kp: np.ndarray, layout: KeypointLayout, min_score: float 
     xy[:] = (xy - centre) / scale
     xy[~ok] = 0
     return kp
+
+# %% ../nbs/02_layouts.ipynb #a0955d46
+def layout_to_dict(layout: KeypointLayout) -> dict:
+    "The fields of a layout as a dict of plain values (`json.dumps` writes them as lists)."
+    return asdict(layout)
+
+def layout_from_dict(d: dict) -> KeypointLayout:
+    "A layout from `layout_to_dict`'s dict or its JSON (lists back to tuples); a `KeyError` names a missing field."
+    return KeypointLayout(name=d["name"], joints=tuple(d["joints"]), edges=tuple(map(tuple, d["edges"])),
+                          flip_pairs=tuple(map(tuple, d["flip_pairs"])), center=int(d["center"]),
+                          scale_pair=tuple(d["scale_pair"]))
+

@@ -23,7 +23,9 @@ import pandas as pd
 
 from mgnb.core import load_json, load_params, save_json
 from mgnb.fusion import SoftVote
-from mgnb.predict import bundle_from_pipeline, load_bundle, miga_videos, predict_paths, save_bundle
+from mgnb.bundle import load_bundle, save_bundle
+from mgnb.detection import bundle_from_pipeline
+from mgnb.predict import miga_videos, predict_paths
 
 root = Path(__file__).resolve().parent.parent
 

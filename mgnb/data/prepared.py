@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import struct
@@ -19,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import CLASS_NAMES, BadInputError, SkipLog, load_json, save_json
-from ..layouts import MGNB68_FROM_OPENPOSE137, OPENPOSE22_FROM_OPENPOSE137, KeypointLayout, layout_by_name
+from ..layouts import (MGNB68_FROM_OPENPOSE137, OPENPOSE22_FROM_OPENPOSE137, KeypointLayout, layout_by_name,
+                          layout_from_dict, layout_to_dict)
 
 SPLITS = ("train", "val", "test")
 
@@ -109,13 +109,6 @@ FORMAT_VERSION = 1
 INDEX_COLUMNS = ("clip_id", "video_id", "subject", "split", "label", "start", "end", "n_frames", "fps", "img_h",
                  "img_w", "kp_offset", "video_path")
 
-def _layout_to_dict(l: KeypointLayout) -> dict: return dataclasses.asdict(l)
-
-def _layout_from_dict(d: dict) -> KeypointLayout:
-    return KeypointLayout(name=d["name"], joints=tuple(d["joints"]), edges=tuple(map(tuple, d["edges"])),
-                          flip_pairs=tuple(map(tuple, d["flip_pairs"])), center=int(d["center"]),
-                          scale_pair=tuple(d["scale_pair"]))
-
 def _versions() -> dict:
     import mgnb
     return dict(mgnb=getattr(mgnb, "__version__", None), numpy=np.__version__, pandas=pd.__version__)
@@ -174,7 +167,7 @@ class _PreparedWriter:
                         class_by_split={s: by_class(idx[idx.split == s]) for s in ("train", "val")},
                         test_labels_known=len(self.test_labels)),
             skips=dict(skipped=0, repaired=0) | {k: int(v) for k, v in log.counts().items()},
-            **extra, source_info=source_info, layout_def=_layout_to_dict(self.layout), classes=self.class_names)
+            **extra, source_info=source_info, layout_def=layout_to_dict(self.layout), classes=self.class_names)
         save_json(manifest, self.folder / "manifest.json")
         return manifest
 
@@ -248,7 +241,7 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
     if kp.shape != want or kp.dtype != np.float32:
         raise BadInputError(path / "keypoints.npy", f"{kp.dtype} {kp.shape}, the manifest says float32 {want}")
     _check_finite(kp, path / "keypoints.npy", idx)
-    try: layout = _layout_from_dict(m["layout_def"])
+    try: layout = layout_from_dict(m["layout_def"])
     except (KeyError, TypeError, ValueError) as e: raise BadInputError(mf, f"layout_def is not a layout ({e!r})") from e
     if layout.name != m["layout"] or layout.num_joints != m["V"]:
         raise BadInputError(mf, f"layout {layout.name!r} with {layout.num_joints} joints does not match layout {m['layout']!r}, V={m['V']}")
