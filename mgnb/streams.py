@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -132,7 +133,6 @@ def run_training_jobs(jobs: list[TrainJob], workers: int = 1, progress: bool = T
     Returns a `RunReport` with one row per job, in job order: `out_dir`, `status` (done, skipped or failed), `error`,
     and for a done run its `logits` and last history record. A failed run does not stop the others and raises
     nothing here: the caller decides (`raise_on_failure()`)."""
-    import time
     t0 = time.perf_counter()
     rows, todo = [], []
     for j in jobs:
@@ -148,4 +148,3 @@ def run_training_jobs(jobs: list[TrainJob], workers: int = 1, progress: bool = T
     order = {j.out_dir: i for i, j in enumerate(jobs)}
     table = table.sort_values("out_dir", key=lambda c: c.map(order)).reset_index(drop=True)
     return RunReport(table, time.perf_counter() - t0, "training runs", "run", key="out_dir")
-

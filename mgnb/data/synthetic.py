@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -116,7 +117,6 @@ def _claim_out_dir(out: Path, video_ids) -> None:
 
 def _write_benchmark(out_dir, spec: SyntheticSpec | None, progress: bool, n_jobs: int) -> tuple[RunReport, pd.DataFrame | None]:
     "The benchmark's files; the report of its videos and the truth table (None when a video failed: no metadata files)."
-    import time
     from mgnb.data import synthetic as lib   # workers import the job by name: a notebook's own cells cannot be pickled
     t0 = time.perf_counter()
     spec = spec or SyntheticSpec()
@@ -131,11 +131,10 @@ def _write_benchmark(out_dir, spec: SyntheticSpec | None, progress: bool, n_jobs
     table = pd.DataFrame(dict(video_id=videos["video_id"], split=videos["split"],
                               clips=plan.groupby("video_id", sort=True).size().to_numpy(), frames=videos["n_frames"],
                               status=["done" if r.ok else "failed" for r in results], error=[r.error for r in results]))
-    rep = RunReport(table, 0.0, f"synthetic benchmark → {out}", "video", out, key="video_id")
+    report = lambda note: RunReport(table, time.perf_counter() - t0, f"synthetic benchmark → {out}", "video", out,
+                                    key="video_id", notes=[note])
     if not all(r.ok for r in results):
-        rep.notes.append("  incomplete: splits.csv, synthetic_truth.csv and dataset.json not written")
-        rep.seconds = time.perf_counter() - t0
-        return rep, None
+        return report("  incomplete: splits.csv, synthetic_truth.csv and dataset.json not written"), None
     truth = pd.DataFrame([row for r in results for row in r.value])
     with atomic_path(out / "splits.csv") as tmp: videos[["video_id", "subject", "split"]].to_csv(tmp, index=False)
     with atomic_path(out / "synthetic_truth.csv") as tmp: truth.to_csv(tmp, index=False)
@@ -146,9 +145,7 @@ def _write_benchmark(out_dir, spec: SyntheticSpec | None, progress: bool, n_jobs
                   left_handed_subjects=[s.sid for s in subjects if s.left_handed])
     save_json(dict(source=SOURCE, generator_version=GENERATOR_VERSION, layout="MiGA 2025 (OpenPose-137)",
                    spec=asdict(spec), seed=spec.seed, noise=NOISE, counts=counts), out / "dataset.json")
-    rep.notes.append(f"  wrote {len(truth)} clips, {counts['frames']} frames; splits.csv, synthetic_truth.csv, dataset.json")
-    rep.seconds = time.perf_counter() - t0
-    return rep, truth
+    return report(f"  wrote {len(truth)} clips, {counts['frames']} frames; splits.csv, synthetic_truth.csv, dataset.json"), truth
 
 def write_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = None, progress: bool = True,
                     n_jobs: int = 1) -> RunReport:
@@ -165,4 +162,3 @@ def generate_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = 
     rep, truth = _write_benchmark(out_dir, spec, progress, n_jobs)
     rep.raise_on_failure()
     return truth
-
