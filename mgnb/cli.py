@@ -26,14 +26,16 @@ def _cmd_classes(args):
 
 def _cmd_synth(args):
     from mgnb.core import load_params
-    from mgnb.data.synthetic import generate_benchmark, synthetic_spec
+    from mgnb.data.synthetic import synthetic_spec, write_benchmark
     syn = load_params(args.params)["data"]["synthetic"] if args.params else {}
     preset = args.preset or syn.get("preset", "default")
     seed = args.seed if args.seed is not None else syn.get("seed", 0)
     extra = {k: v for k, v in syn.items() if k not in ("preset", "seed")}
     spec = synthetic_spec(preset, seed=seed, **extra)
-    truth = generate_benchmark(args.out, spec, progress=not args.quiet, n_jobs=args.jobs)
-    print(f"wrote {len(truth)} clips of {truth['video_id'].nunique()} videos to {args.out} (preset {preset}, seed {seed})")
+    rep = write_benchmark(args.out, spec, progress=not args.quiet, n_jobs=args.jobs)
+    print(rep.summary())
+    if len(rep.failures): sys.exit(1)   # an incomplete benchmark (no splits.csv, truth, dataset.json): a failed command
+    print(f"wrote {rep.table.clips.sum()} clips of {len(rep.table)} videos to {args.out} (preset {preset}, seed {seed})")
 
 def layout_arg(value: str | None):
     """A `--layout` value: a layout name (`mgnb68`, `openpose137`, `openpose22`), a JSON file with a `KeypointLayout`'s

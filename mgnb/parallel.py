@@ -139,6 +139,14 @@ class RunReport:
 
     __repr__ = __str__ = summary
 
+    def raise_on_failure(self) -> RunReport:
+        "`self` when no item failed, else a `RuntimeError` naming every failed item and its error (for a stage that must stop)."
+        if len(self.failures):
+            key = self.key or self.table.columns[0]
+            raise RuntimeError(f"{self.title}: {len(self.failures)} of {len(self.table)} {self.unit}s failed:\n" +
+                               "\n".join(f"  {r[key]}: {r['error']}" for r in self.failures.to_dict("records")))
+        return self
+
     def to_dict(self) -> dict:
         "Counts, time, failures and rows as plain JSON values."
         rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")

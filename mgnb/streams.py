@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from .models.posec3d import build_posec3d
 from .models.stgcn import build_stgcn
 from .models.tcn import build_tcn
 from .models.video import build_r21, build_swin
-from .parallel import run_tasks
+from .parallel import RunReport, run_tasks
 
 # %% auto #0
 __all__ = ['STREAM_MODELS', 'build_stream_model', 'count_params', 'forward_flops', 'model_cost', 'train_throughput', 'TrainJob',
@@ -127,23 +128,23 @@ def train_job(job: TrainJob, progress: bool = False) -> dict:
                           pseudo_labels=job.pseudo_labels, init_from=job.init_from, restart=job.restart)
     return {"out_dir": job.out_dir, "logits": result["logits"], **result["history"][-1]}
 
-def run_training_jobs(jobs: list[TrainJob], workers: int = 1, progress: bool = True) -> pd.DataFrame:
+def run_training_jobs(jobs: list[TrainJob], workers: int = 1, progress: bool = True) -> RunReport:
     """Train `jobs` with `workers` processes (1: in this process); runs whose `logits.npz` exists are skipped.
-    Returns one row per job (`status`: done, skipped or failed); raises `RuntimeError` after all others finished
-    when any failed."""
+    Returns a `RunReport` with one row per job, in job order: `out_dir`, `status` (done, skipped or failed), `error`,
+    and for a done run its `logits` and last history record. A failed run does not stop the others and raises
+    nothing here: the caller decides (`raise_on_failure()`)."""
+    t0 = time.perf_counter()
     rows, todo = [], []
     for j in jobs:
-        if (Path(j.out_dir) / "logits.npz").exists(): rows.append({"out_dir": j.out_dir, "status": "skipped"})
+        if (Path(j.out_dir) / "logits.npz").exists(): rows.append({"out_dir": j.out_dir, "status": "skipped", "error": ""})
         else: todo.append(j)
     from mgnb import streams as lib   # spawned workers import the package's train_job, never a notebook's
     # retries=0: a run whose process died is reported, not started again (it would resume from its checkpoint anyway)
     results = run_tasks(lib.train_job, [(j,) for j in todo], workers, desc="training runs", unit="run",
                         progress=progress, retries=0)
-    failures = []
     for j, r in zip(todo, results):   # keep the other runs going; report them all at the end
-        if r.ok: rows.append({**r.value, "status": "done"})
-        else: failures.append(f"{j.out_dir}: {r.error}"); rows.append({"out_dir": j.out_dir, "status": "failed"})
-    if failures: raise RuntimeError(f"{len(failures)} of {len(jobs)} training runs failed:\n" + "\n".join(failures))
-    if not rows: return pd.DataFrame(columns=["out_dir", "status"])
+        rows.append({"out_dir": j.out_dir, "status": "done" if r.ok else "failed", "error": r.error, **(r.value or {})})
+    table = pd.DataFrame(rows, columns=list(dict.fromkeys(["out_dir", "status", "error", *(k for r in rows for k in r)])))
     order = {j.out_dir: i for i, j in enumerate(jobs)}
-    return pd.DataFrame(rows).sort_values("out_dir", key=lambda c: c.map(order)).reset_index(drop=True)
+    table = table.sort_values("out_dir", key=lambda c: c.map(order)).reset_index(drop=True)
+    return RunReport(table, time.perf_counter() - t0, "training runs", "run", key="out_dir")

@@ -12,19 +12,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pandas as pd
 
 from mgnb.data.ingest import ingest_miga2025
-from mgnb.data.synthetic import generate_benchmark, synthetic_spec
+from mgnb.data.synthetic import synthetic_spec, write_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_path(preset: str, work: Path) -> dict:
     raw, prepared = work / f"raw_{preset}", work / f"prepared_{preset}"
-    t = time.perf_counter(); truth = generate_benchmark(raw, synthetic_spec(preset), progress=False, n_jobs=2)
+    t = time.perf_counter(); gen = write_benchmark(raw, synthetic_spec(preset), progress=False, n_jobs=2).raise_on_failure()
     gen_s = time.perf_counter() - t
     t = time.perf_counter(); rep = ingest_miga2025(raw, prepared, progress=False); ing_s = time.perf_counter() - t
-    n_video_frames = json.loads((raw / "dataset.json").read_text())["counts"]["frames"]  # the generator counts them
-    return dict(preset=preset, clips=len(truth), videos=truth["video_id"].nunique(), video_frames=n_video_frames,
-                generate_s=gen_s, generate_clips_per_s=len(truth) / gen_s, generate_frames_per_s=n_video_frames / gen_s,
+    n_clips, n_video_frames = int(gen.table.clips.sum()), int(gen.table.frames.sum())  # the generator's report counts them
+    return dict(preset=preset, clips=n_clips, videos=len(gen.table), video_frames=n_video_frames,
+                generate_s=gen_s, generate_clips_per_s=n_clips / gen_s, generate_frames_per_s=n_video_frames / gen_s,
                 ingest_s=ing_s, ingest_clips_per_s=rep.n_clips / ing_s, ingest_frames_per_s=n_video_frames / ing_s)
 
 

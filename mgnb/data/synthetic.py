@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from .synth_motion import (FACE_TEMPLATE, GESTURE_PROGRAMS, LATERAL, NOISE, Vide
                                     observe_keypoints, simulate_clip, simulate_video)
 from .synth_render import render_frames
 from .card import clip_features, knn_difficulty
-from ..parallel import run_tasks
+from ..parallel import RunReport, run_tasks
 
 # %% auto #0
-__all__ = ['write_skeleton', 'miga_class_id', 'simulate_benchmark', 'generate_benchmark']
+__all__ = ['write_skeleton', 'miga_class_id', 'simulate_benchmark', 'write_benchmark', 'generate_benchmark']
 
 # %% ../../nbs/13_data.synthetic.ipynb #9e8c9b66
 def write_skeleton(path: str | os.PathLike, kp: np.ndarray) -> Path:
@@ -114,11 +115,10 @@ def _claim_out_dir(out: Path, video_ids) -> None:
     for p in entries:
         if p.is_dir() and p.name not in video_ids: shutil.rmtree(p)
 
-def generate_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = None, progress: bool = True,
-                       n_jobs: int = 1) -> pd.DataFrame:
-    """Write a synthetic iMiGUE-like benchmark in the MiGA 2025 layout into `out_dir`; return the truth table (one row
-    per clip). `n_jobs` worker processes render videos in parallel; the files do not depend on it."""
+def _write_benchmark(out_dir, spec: SyntheticSpec | None, progress: bool, n_jobs: int) -> tuple[RunReport, pd.DataFrame | None]:
+    "The benchmark's files; the report of its videos and the truth table (None when a video failed: no metadata files)."
     from mgnb.data import synthetic as lib   # workers import the job by name: a notebook's own cells cannot be pickled
+    t0 = time.perf_counter()
     spec = spec or SyntheticSpec()
     out = Path(out_dir)
     subjects, plan = plan_benchmark(spec)
@@ -127,10 +127,15 @@ def generate_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = 
     jobs = [(asdict(spec), by_id[g["subject"].iloc[0]].index, by_id[g["subject"].iloc[0]].split, g.reset_index(drop=True), str(out))
             for _, g in plan.groupby("video_id", sort=True)]
     results = run_tasks(lib._video_job, jobs, n_jobs, desc="videos", progress=progress)
-    failed = [f"{j[3]['video_id'].iloc[0]}: {r.error}" for r, j in zip(results, jobs) if not r.ok]
-    if failed: raise RuntimeError(f"{len(failed)} of {len(jobs)} videos failed:\n" + "\n".join(failed))
-    truth = pd.DataFrame([row for r in results for row in r.value])
     videos = plan.groupby("video_id", sort=True).first().reset_index()
+    table = pd.DataFrame(dict(video_id=videos["video_id"], split=videos["split"],
+                              clips=plan.groupby("video_id", sort=True).size().to_numpy(), frames=videos["n_frames"],
+                              status=["done" if r.ok else "failed" for r in results], error=[r.error for r in results]))
+    report = lambda note: RunReport(table, time.perf_counter() - t0, f"synthetic benchmark → {out}", "video", out,
+                                    key="video_id", notes=[note])
+    if not all(r.ok for r in results):
+        return report("  incomplete: splits.csv, synthetic_truth.csv and dataset.json not written"), None
+    truth = pd.DataFrame([row for r in results for row in r.value])
     with atomic_path(out / "splits.csv") as tmp: videos[["video_id", "subject", "split"]].to_csv(tmp, index=False)
     with atomic_path(out / "synthetic_truth.csv") as tmp: truth.to_csv(tmp, index=False)
     per_class = {sp: dict(zip(CLASS_NAMES, np.bincount(g["label"], minlength=NUM_CLASSES).tolist())) for sp, g in plan.groupby("split")}
@@ -140,4 +145,20 @@ def generate_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = 
                   left_handed_subjects=[s.sid for s in subjects if s.left_handed])
     save_json(dict(source=SOURCE, generator_version=GENERATOR_VERSION, layout="MiGA 2025 (OpenPose-137)",
                    spec=asdict(spec), seed=spec.seed, noise=NOISE, counts=counts), out / "dataset.json")
+    return report(f"  wrote {len(truth)} clips, {counts['frames']} frames; splits.csv, synthetic_truth.csv, dataset.json"), truth
+
+def write_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = None, progress: bool = True,
+                    n_jobs: int = 1) -> RunReport:
+    """Write a synthetic iMiGUE-like benchmark in the MiGA 2025 layout into `out_dir`; return the `RunReport` of its
+    videos (one row each: `video_id`, `split`, `clips`, `frames`, `status` done or failed, `error`). A failed video
+    leaves the benchmark without `splits.csv`, `synthetic_truth.csv` and `dataset.json`: check `rep.failures` or
+    call `rep.raise_on_failure()`."""
+    return _write_benchmark(out_dir, spec, progress, n_jobs)[0]
+
+def generate_benchmark(out_dir: str | os.PathLike, spec: SyntheticSpec | None = None, progress: bool = True,
+                       n_jobs: int = 1) -> pd.DataFrame:
+    """`write_benchmark`, returning the truth table (one row per clip) and raising a `RuntimeError` naming the failed
+    videos when any failed. `n_jobs` worker processes render videos in parallel; the files do not depend on it."""
+    rep, truth = _write_benchmark(out_dir, spec, progress, n_jobs)
+    rep.raise_on_failure()
     return truth
