@@ -16,6 +16,8 @@ record() {  # record NAME STATUS
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS  $1"
   else failed=$((failed + 1)); failures+=("$1"); echo "FAIL  $1"; fi
 }
+# logs in a folder of this run (two runs on one machine must not share them)
+logs=$(mktemp -d)
 tree_hash() { find "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha1sum | sha1sum; }
 
 before=$(tree_hash mgnb); nbdev_export; after=$(tree_hash mgnb)
@@ -36,18 +38,18 @@ python scripts/check_dvc_deps.py; record "dvc.yaml stages depend on every mgnb m
 
 for nb in nbs/*.ipynb; do
   start=$(date +%s)
-  nbdev_test --path "$nb" > /tmp/mgnb_test.log 2>&1; s=$?
-  [ $s -eq 0 ] || tail -40 /tmp/mgnb_test.log
+  nbdev_test --path "$nb" > "$logs/test.log" 2>&1; s=$?
+  [ $s -eq 0 ] || tail -40 "$logs/test.log"
   record "nbdev_test $nb ($(( $(date +%s) - start ))s)" $s
 done
 
 # the docs site (`make docs`): the builder's self-test, then every library notebook executed and rendered into _site/
-python scripts/build_docs.py --check > /tmp/mgnb_docs.log 2>&1; s=$?
-[ $s -eq 0 ] || tail -30 /tmp/mgnb_docs.log
+python scripts/build_docs.py --check > "$logs/docs.log" 2>&1; s=$?
+[ $s -eq 0 ] || tail -30 "$logs/docs.log"
 record "docs builder self-test (scripts/build_docs.py --check)" $s
 start=$(date +%s)
-python scripts/build_docs.py --out _site --jobs 2 > /tmp/mgnb_docs.log 2>&1; s=$?
-[ $s -eq 0 ] || tail -60 /tmp/mgnb_docs.log
+python scripts/build_docs.py --out _site --jobs 2 > "$logs/docs.log" 2>&1; s=$?
+[ $s -eq 0 ] || tail -60 "$logs/docs.log"
 record "docs site built (make docs, $(( $(date +%s) - start ))s)" $s
 
 scratch=$(mktemp -d)
@@ -77,8 +79,8 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
   if grep -q "Running stage 'train@" exp.log; then echo "dvc exp run retrained a stream"; exit 1; fi
   dvc exp show --no-pager --csv | python -c "import csv, sys; rows = list(csv.DictReader(sys.stdin)); assert any(r.get('fuse.weight_step') == '0.5' and r['Experiment'] for r in rows), rows"
   echo "dvc exp run -S fuse.weight_step=0.5: $(( $(date +%s) - start ))s"
-) > /tmp/mgnb_smoke.log 2>&1; s=$?
-[ $s -eq 0 ] && tail -4 /tmp/mgnb_smoke.log || tail -60 /tmp/mgnb_smoke.log
+) > "$logs/smoke.log" 2>&1; s=$?
+[ $s -eq 0 ] && tail -4 "$logs/smoke.log" || tail -60 "$logs/smoke.log"
 record "smoke pipeline (dvc repro, configs/smoke.yaml)" $s
 rm -rf "$scratch"
 
