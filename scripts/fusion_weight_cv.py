@@ -4,7 +4,7 @@ For each seed of the default run, the streams' validation logits (the `train` st
 `--round` those of a CMPL round, to compare CMPL settings on validation) are split by
 subject: temperatures and weights are fitted on two validation subjects and the fusion is scored (macro-F1) on the
 other two, over every pair. Criteria: the fused NLL, the fused macro-F1 (`mgnb.fusion.choose_weights`), equal
-weights, and the best stream alone. No test clip is read. Writes a markdown table (default
+weights, and the first stream of `cmpl.streams` alone. No test clip is read. Writes a markdown table (default
 reports/fusion_weight_cv.md).
 
     python scripts/fusion_weight_cv.py [--params params.yaml] [--out reports/fusion_weight_cv.md]
@@ -27,7 +27,7 @@ from mgnb.paths import cmpl_stream_dir, logits_file, train_run_dir
 def held_out_scores(logits: dict, y: np.ndarray, subjects: np.ndarray, step: float) -> list[dict]:
     "Macro-F1 on the held-out subjects of every criterion, one row per pair of fitting subjects."
     rows, subs = [], sorted(set(subjects))
-    best_stream = next(iter(logits))
+    first = next(iter(logits))   # the main stream (first in cmpl.streams), for comparison
     for fold in itertools.combinations(subs, len(subs) // 2):
         fit, held = np.isin(subjects, fold), ~np.isin(subjects, fold)
         zf = {s: z[fit] for s, z in logits.items()}
@@ -35,10 +35,10 @@ def held_out_scores(logits: dict, y: np.ndarray, subjects: np.ndarray, step: flo
         temps = {s: fit_temperature(z, y[fit]) for s, z in zf.items()}
         weights = {"nll": choose_weights(zf, y[fit], temps, step, criterion="nll").weights,
                    "macro_f1": choose_weights(zf, y[fit], temps, step, criterion="macro_f1").weights,
-                   "equal": {s: 1.0 for s in logits}, f"{best_stream} alone": {best_stream: 1.0}}
+                   "equal": {s: 1.0 for s in logits}, f"{first} alone": {first: 1.0}}
         for name, w in weights.items():
             rows.append(dict(fold="+".join(fold), criterion=name,
-                             macro_f1=macro_f1(y[held], fuse(zh, w, temps).argmax(1), zh[best_stream].shape[1])))
+                             macro_f1=macro_f1(y[held], fuse(zh, w, temps).argmax(1), zh[first].shape[1])))
     return rows
 
 
