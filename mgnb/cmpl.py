@@ -178,13 +178,18 @@ class CMPLResult:
     pseudo: dict[tuple[int, int], dict[str, pd.DataFrame]]   # (seed, round) → {stream: the set it trained on}
     final: pd.DataFrame                                 # seed, stream, logits
 
-def finetune_params(train_params: Mapping, cmpl_params: Mapping, seed: int) -> dict:
+def finetune_params(train_params: Mapping, cmpl_params: Mapping, seed: int, stream: str | None = None) -> dict:
     """A stream's training knobs (`train.<stream>`) for a CMPL round: `finetune_epochs` from the previous weights at
-    `finetune_lr_scale` × its learning rate, `finetune_warmup_epochs`, no per-epoch validation pass."""
+    `finetune_lr_scale` × its learning rate, `finetune_warmup_epochs`, no per-epoch validation pass.
+    `finetune_lr_scale` is one number for every stream, or `{stream: scale}` (streams not named: 1.0)."""
     # fine-tuning from converged weights: a fraction of the training's peak learning rate
+    scale = cmpl_params.get("finetune_lr_scale", 1.0)
+    if isinstance(scale, Mapping):
+        if stream is None: raise ValueError("finetune_lr_scale is per stream: give the stream")
+        scale = scale.get(stream, 1.0)
     return merge_params(dict(train_params), {"seed": int(seed), "epochs": int(cmpl_params["finetune_epochs"]),
                                              "warmup_epochs": float(cmpl_params.get("finetune_warmup_epochs", 0.5)),
-                                             "lr": float(train_params["lr"]) * float(cmpl_params.get("finetune_lr_scale", 1.0)),
+                                             "lr": float(train_params["lr"]) * float(scale),
                                              "eval_each_epoch": False})
 
 def pick_pseudo_labels(run_dirs: Mapping[str, str | os.PathLike], val_labels: pd.Series, cmpl_params: Mapping,

@@ -223,8 +223,10 @@ class VideoClips(Dataset):
         if self.scale_jitter > 0:
             j = self.scale_jitter
             crop = v2.RandomResizedCrop(self.size, scale=((1 - j) ** 2, 1.0), ratio=(1 / (1 + j), 1 + j), antialias=True)
+            # seed only the CPU generator: torch.manual_seed also queues CUDA/XPU/MTIA seeding (a stack trace each,
+            # 40% of a clip's loading time) and would change the GPU generator outside fork_rng; same draws on CPU
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(rng.integers(2**31)))
+                torch.default_generator.manual_seed(int(rng.integers(2**31)))
                 x = crop(x)                                         # [T, 3, H, W]: one crop for all frames
         if rng.uniform() < self.flip_prob: x = v2.functional.horizontal_flip(x)
         return x

@@ -88,12 +88,13 @@ def fit_temperature(logits, labels, bounds: tuple[float, float] = (0.05, 20.0), 
 def fuse(logits_by_stream: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None,
          temperatures: Mapping[str, float] | None = None) -> np.ndarray:
     """Temperature-scaled soft vote `[N, C]` (float64, rows sum to 1) of the streams named in `weights`
-    (default: every stream in `logits_by_stream`, equal weights); `temperatures` default to 1."""
+    (default: every stream in `logits_by_stream`, equal weights); `temperatures` default to 1. A stream of weight 0
+    may be left out of `logits_by_stream` (`mgnb.predict` does not run it)."""
     streams = list(logits_by_stream) if weights is None else list(weights)
     if not streams: raise ValueError("no streams to fuse")
-    missing = [s for s in streams if s not in logits_by_stream]
-    if missing: raise KeyError(f"no logits for stream(s) {missing}")
     w = np.ones(len(streams)) if weights is None else np.array([weights[s] for s in streams], np.float64)
+    missing = [s for s, ws in zip(streams, w) if s not in logits_by_stream and ws != 0]
+    if missing: raise KeyError(f"no logits for stream(s) {missing}")
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0: raise ValueError(f"weights must be >= 0 with a positive sum, got {dict(zip(streams, w))}")
     if temperatures is not None:
         missing = [s for s in streams if s not in temperatures]
@@ -101,6 +102,7 @@ def fuse(logits_by_stream: Mapping[str, np.ndarray], weights: Mapping[str, float
     w = w / w.sum()
     shape, probs = None, 0.0
     for s, ws in zip(streams, w):
+        if s not in logits_by_stream: continue   # weight 0
         z = _check_logits(logits_by_stream[s], f"logits of stream {s!r}")
         if shape is not None and z.shape != shape: raise ValueError(f"stream {s!r} has logits {z.shape}, others {shape}")
         shape = z.shape

@@ -154,11 +154,11 @@ class WindowScores:
             return cls(z["starts"], int(z["length"]), int(z["n_frames"]), float(z["fps"]),
                        {str(s): z[f"logits_{s}"] for s in z["streams"]}, z["probs"], z["person"], json.loads(str(z["seconds"])))
 
-def _crop_groups(b: Bundle) -> dict[str, tuple[dict, list[str]]]:
-    "RGB streams grouped by crop settings (streams trained on one crop cache share one crop per window)."
+def _crop_groups(b: Bundle, names=None) -> dict[str, tuple[dict, list[str]]]:
+    "RGB streams (of `names`, default all) grouped by crop settings (streams trained on one crop cache share one crop per window)."
     groups = {}
     for s in b.streams.values():
-        if not s.rgb: continue
+        if not s.rgb or (names is not None and s.name not in names): continue
         if not s.crops: raise ValueError(f"RGB stream {s.name!r} of the bundle has no crop settings")
         key = json.dumps(s.crops, sort_keys=True)
         groups.setdefault(key, (s.crops, []))[1].append(s.name)
@@ -173,7 +173,7 @@ def _rgb_windows(video, kp, b: Bundle, starts, length, runners, progress: bool =
     T = len(kp)
     ends = np.minimum(starts + length, T)
     plans = []
-    for key, (c, names) in _crop_groups(b).items():
+    for key, (c, names) in _crop_groups(b, runners).items():
         p = CropParams(**c.get("params", {}))
         samples = [s + uniform_sample(e - s, min(int(c["frames"]), e - s)) for s, e in zip(starts, ends)]
         plans.append((p, int(c["size"]), samples, names, {}))
@@ -206,7 +206,7 @@ def _rgb_windows(video, kp, b: Bundle, starts, length, runners, progress: bool =
 
 def score_windows(b: Bundle, kp: np.ndarray, video: str | os.PathLike | None = None, length: int | None = None,
                   stride: int | None = None, fps: float | None = None, batch: int = 32) -> WindowScores:
-    """Every stream of bundle `b` on the sliding windows (`length`, `stride`: the bundle's unless given) of one
+    """Every stream of bundle `b` with a nonzero fusion weight on the sliding windows (`length`, `stride`: the bundle's unless given) of one
     video's main-person keypoints `kp` `[T, V, 3]` (pixels, the bundle's layout); RGB streams read `video`.
     Returns per-window logits and fused calibrated probabilities."""
     L, S = int(length or b.window), int(stride or b.stride)
@@ -217,13 +217,14 @@ def score_windows(b: Bundle, kp: np.ndarray, video: str | os.PathLike | None = N
     starts = window_starts(T, L, S)
     seen = person_frames(kp, b.layout)
     person = np.array([seen[s:s + L].mean() for s in starts], np.float32) if T else np.zeros(0, np.float32)
-    runners = {n: _StreamRunner(m, b.streams[n].test_views, batch) for n, m in b.models.items()}
+    # a stream of fusion weight 0 changes no probability: it is not run (nor the video decoded for it)
+    runners = {n: _StreamRunner(m, b.streams[n].test_views, batch) for n, m in b.models.items() if b.vote.weights.get(n, 1.0) > 0}
     t0 = time.perf_counter()
     for n, spec in b.streams.items():
-        if spec.rgb: continue
+        if spec.rgb or n not in runners: continue
         for s in starts: runners[n].add(skeleton_inputs(kp[s:s + L], b.layout, spec.clip_len, spec.test_views))
     decoded = None
-    if b.needs_rgb and len(starts):
+    if any(b.streams[n].rgb for n in runners) and len(starts):
         if video is None: raise ValueError(f"the bundle has RGB streams ({[n for n, s in b.streams.items() if s.rgb]}): give the video")
         decoded = _rgb_windows(video, kp, b, starts, L, runners)
     logits = {n: r.logits() for n, r in runners.items()}
