@@ -16,6 +16,7 @@ streams (an RGB stream must have fusion weight 0).
     python scripts/detection_limits.py [--windows 12,24,32] [--work /tmp/detection_limits] [--out limits.md]
 """
 import argparse
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from mgnb.bundle import load_bundle
-from mgnb.detection import choose_decision, frame_truth, predict_miga_videos, temporal_iou, true_segments
+from mgnb.detection import choose_decision, choose_window, frame_truth, match_segments, true_segments
 from mgnb.layouts import normalize_skeleton
 from mgnb.predict import (WindowScores, _label_runs, _StreamRunner, decide, frame_probabilities, load_skeleton,
                           miga_videos, skeleton_inputs)
@@ -44,15 +45,13 @@ def classify_spans(b, kp: np.ndarray, spans) -> np.ndarray:
 
 
 def segment_row(name: str, videos) -> dict:
-    "Counts and scores of predicted segments `(start, end, class)` against the truth, over `(pred, truth)` videos."
+    """Counts and scores of predicted segments `(start, end, class)` against the truth, over `(pred, truth)` videos:
+    `correct` is `match_segments` at tIoU 0.5 (class must match), `localised` the same with classes ignored."""
     n_pred = n_truth = localised = correct = 0
     for pred, truth in videos:
         n_pred, n_truth = n_pred + len(pred), n_truth + len(truth)
-        used = set()
-        for a, e, c in sorted(pred, key=lambda s: s[0]):
-            ious = [(temporal_iou((a, e), (t[0], t[1])), j) for j, t in enumerate(truth) if j not in used]
-            iou, j = max(ious, default=(0.0, -1))
-            if iou >= 0.5: localised += 1; correct += int(truth[j][2] == c); used.add(j)
+        correct += len(match_segments([(a, e, c, 1.0) for a, e, c in pred], truth, 0.5))
+        localised += len(match_segments([(a, e, 0, 1.0) for a, e, _ in pred], [(a, e, 0) for a, e, _ in truth], 0.5))
     p, r = correct / max(n_pred, 1), correct / max(n_truth, 1)
     return dict(method=name, predicted=n_pred, true=n_truth, localised=localised, correct=correct,
                 precision=round(p, 3), recall=round(r, 3), f1=round(2 * p * r / (p + r) if p + r else 0.0, 3))
@@ -106,12 +105,10 @@ def main(argv=None):
     truth = {r.video_id: true_segments(r.labels) for r in val.itertuples()}
     kps = {r.video_id: load_skeleton(r.skeleton, b.layout) for r in val.itertuples()}
     dirs = {b.window: exp / f"val_{b.window}"}
-    for w in [int(w) for w in a.windows.split(",") if w]:
-        if w == b.window: continue
-        w0, s0 = b.window, b.stride
-        b.window, b.stride = w, max(1, w // 4)
-        predict_miga_videos(val, _draft(b, Path(a.work), w), Path(a.work) / f"val_{w}", "validation", a.workers)
-        dirs[w], b.window, b.stride = Path(a.work) / f"val_{w}", w0, s0
+    others = [(int(w), max(1, int(w) // 4)) for w in a.windows.split(",") if w and int(w) != b.window]
+    if others:   # predicted as the export stage does; on a copy, since choose_window sets the window it prefers
+        choose_window(dataclasses.replace(b), others, val, a.work, workers=a.workers)
+        dirs.update({w: Path(a.work) / f"val_{w}" for w, _ in others})
     fp = {(v, w): frame_probabilities(WindowScores.load(d / v / "windows.npz")) for w, d in dirs.items() for v in truth}
 
     rows = [decoder_row(f"decoder, window {w}", [(*fp[(v, w)], truth[v]) for v in truth]) for w in dirs]
@@ -123,9 +120,10 @@ def main(argv=None):
                             [([(s, e, int(k)) for (s, e, _), k in zip(truth[v], classify_spans(b, kps[v], [(s, e) for s, e, _ in truth[v]]).argmax(1))], truth[v])
                              for v in truth]))
 
-    train = [(frame_features(load_skeleton(r.skeleton, b.layout), b.layout),
-              (frame_truth(true_segments(r.labels), len(load_skeleton(r.skeleton, b.layout))) >= 0).astype(np.float32))
-             for r in miga_videos(a.raw, "train").itertuples()]
+    train = []
+    for r in miga_videos(a.raw, "train").itertuples():
+        kp = load_skeleton(r.skeleton, b.layout)
+        train.append((frame_features(kp, b.layout), (frame_truth(true_segments(r.labels), len(kp)) >= 0).astype(np.float32)))
     net = train_actionness(train)
     with torch.no_grad():
         act = {v: torch.sigmoid(net(torch.from_numpy(frame_features(kps[v], b.layout).T[None])))[0, 0].numpy() for v in truth}
@@ -143,11 +141,6 @@ def main(argv=None):
     table = pd.DataFrame(rows).to_markdown(index=False)
     print(table)
     if a.out: Path(a.out).write_text(f"# What limits detection (validation, {len(truth)} videos)\n\n{table}\n")
-
-
-def _draft(b, work: Path, w: int) -> Path:
-    from mgnb.bundle import save_bundle
-    return save_bundle(b, work / f"draft_{w}")
 
 
 if __name__ == "__main__":
