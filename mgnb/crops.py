@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .core import BadInputError, atomic_path, load_json, save_json
-from .data.clips import main_person, pd_to_int, select_rows, uniform_sample
+from .data.clips import main_person, pd_to_int, select_rows, train_frames, uniform_sample
 from .parallel import RunReport, add_run_arguments, parse_shard, report_from_results, run_tasks
 # CropParams, crop_box, crop_frames, saliency_frame are also imported from here by other modules
 from .saliency import CropParams, crop_box, crop_frames, saliency_frame
@@ -190,10 +190,11 @@ KINETICS_STD = (0.22803, 0.22145, 0.216989)
 class VideoClips(Dataset):
     """Cropped RGB clips of one split (or row positions, see `select_rows`) of a prepared dataset, read from a
     `cache_crops` folder `cache_dir`, as normalised `[3, clip_len, S, S]` float tensors and labels (-1 when
-    unlabelled). Same arguments as `SkeletonClips`."""
+    unlabelled). Same arguments as `SkeletonClips` (`temporal_crop` cuts the cached frames)."""
     def __init__(self, dataset, split, clip_len: int = 16, train: bool = False, flip_prob: float = 0.5,
                  scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None, *,
-                 cache_dir: str | os.PathLike | None = None):
+                 cache_dir: str | os.PathLike | None = None, temporal_crop: float = 1.0):
+        if not 0 < temporal_crop <= 1: raise ValueError(f"temporal_crop must be in (0, 1], got {temporal_crop}")
         if cache_dir is None: raise ValueError("VideoClips needs cache_dir, the folder written by cache_crops "
                                                "(bind it: functools.partial(VideoClips, cache_dir=...))")
         self.cache_dir = Path(cache_dir)
@@ -204,6 +205,7 @@ class VideoClips(Dataset):
         self.rows = select_rows(idx, split)
         self.dataset, self.clip_len, self.train = dataset, clip_len, train
         self.flip_prob, self.scale_jitter, self.n_views, self.view = flip_prob, scale_jitter, n_views, view
+        self.temporal_crop = temporal_crop
         self.clip_ids = idx["clip_id"].values[self.rows]
         self.labels = np.asarray(pd_to_int(idx["label"] if labels is None else labels, len(idx)))[self.rows]
         self.seed, self.epoch = seed, 0
@@ -235,7 +237,7 @@ class VideoClips(Dataset):
         with np.load(crop_file(self.cache_dir, self.clip_ids[i]), allow_pickle=False) as z: v = z["frames"]
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, int(self.rows[i])])
-            t = uniform_sample(len(v), self.clip_len, rng)
+            t = train_frames(len(v), self.clip_len, rng, self.temporal_crop)
         else:
             rng, t = None, uniform_sample(len(v), self.clip_len, offset=(self.view + 0.5) / self.n_views)
         x = torch.from_numpy(np.ascontiguousarray(v[t])).permute(0, 3, 1, 2)   # [T, 3, H, W] uint8

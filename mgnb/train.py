@@ -55,6 +55,7 @@ class TrainConfig:
     nesterov: bool = True
     flip_prob: float = 0.5            # training augmentation: mirror probability (0 for lateralised classes)
     scale_jitter: float = 0.1         # ... and relative scale jitter (skeletons) or crop-scale range (RGB)
+    temporal_crop: float = 1.0        # ... and frames drawn from a random span of U(temporal_crop, 1) of each clip (1: whole clips)
     ose_anchors: str | None = None    # a [C, d] .npy of class-name embeddings for the dataset's classes (None: see `ose_anchors_for`)
 
     @classmethod
@@ -136,7 +137,7 @@ def clip_sets(dataset, cfg: TrainConfig, clips=SkeletonClips, pseudo_labels: pd.
     "(train clips with augmentation, val views, test views) of `dataset`: what one run reads."
     rows, labels = training_rows(dataset.index, pseudo_labels)
     train_ds = clips(dataset, rows, cfg.clip_len, train=True, seed=cfg.seed, labels=labels, flip_prob=cfg.flip_prob,
-                     scale_jitter=cfg.scale_jitter)
+                     scale_jitter=cfg.scale_jitter, temporal_crop=cfg.temporal_crop)
     if len(train_ds) == 0: raise ValueError("the dataset has no train clips")
     views = lambda split: [clips(dataset, split, cfg.clip_len, n_views=cfg.test_views, view=v)
                            for v in range(cfg.test_views)]
@@ -364,6 +365,8 @@ def check_config(cfg) -> None:
     if getattr(cfg, "ose", "none") not in ("none", "semantic", "orthogonal"):
         bad.append(f"ose={cfg.ose!r} (none, semantic or orthogonal)")
     if getattr(cfg, "optimizer", "adamw") not in ("adamw", "sgd"): bad.append(f"optimizer={cfg.optimizer!r} (adamw or sgd)")
+    if isinstance(getattr(cfg, "temporal_crop", 1.0), (int, float)) and not 0 < cfg.temporal_crop <= 1:
+        bad.append(f"temporal_crop={cfg.temporal_crop!r} (must be in (0, 1])")
     if bad: raise ValueError("invalid training parameters: " + "; ".join(bad))
 
 def check_finite_loss(value: float, epoch: int, step: int, stream: str = "", world: int = 1) -> None:

@@ -15,8 +15,8 @@ from torch.utils.data import Dataset
 from ..layouts import KeypointLayout, normalize_skeleton
 
 # %% auto #0
-__all__ = ['uniform_sample', 'main_person', 'flip_skeleton', 'select_rows', 'SkeletonClips', 'pd_to_int', 'InMemoryClips',
-           'toy_skeleton_dataset', 'ClipSubset', 'few_per_class', 'training_labels']
+__all__ = ['uniform_sample', 'main_person', 'flip_skeleton', 'select_rows', 'train_frames', 'SkeletonClips', 'pd_to_int',
+           'InMemoryClips', 'toy_skeleton_dataset', 'ClipSubset', 'few_per_class', 'training_labels']
 
 # %% ../../nbs/15_data.clips.ipynb #691702d8
 def uniform_sample(n_frames: int, clip_len: int, rng: np.random.Generator | None = None, offset: float = 0.5) -> np.ndarray:
@@ -50,17 +50,30 @@ def select_rows(index: pd.DataFrame, split) -> np.ndarray:
     if len(rows) and (rows.min() < 0 or rows.max() >= len(index)): raise IndexError(f"row positions out of range for {len(index)} clips")
     return rows
 
+def train_frames(n_frames: int, clip_len: int, rng: np.random.Generator, temporal_crop: float = 1.0) -> np.ndarray:
+    """`clip_len` frame indices drawn for training: `uniform_sample` at random over the whole clip or, with
+    `temporal_crop` < 1, over a random contiguous span of a fraction U(`temporal_crop`, 1) of its frames."""
+    if temporal_crop >= 1: return uniform_sample(n_frames, clip_len, rng)   # no extra draw: the same frames as without the option
+    n = max(1, int(round(rng.uniform(temporal_crop, 1.0) * n_frames)))
+    a = int(rng.integers(0, n_frames - n + 1))
+    return a + uniform_sample(n, clip_len, rng)
+
 class SkeletonClips(Dataset):
     """Clips of one split (or the row positions given as `split`, see `select_rows`) of a prepared dataset as `[C=3, clip_len, V]` float tensors (normalised x, y, score) and
     labels (-1 when unlabelled). `dataset` is a `PreparedDataset` (or anything with `.index`, `.keypoints(i)`,
     `.layout`). With `train=True` frames are sampled at random and clips are flipped with probability `flip_prob`
-    and scaled by up to ±`scale_jitter`. `view` selects one of `n_views` evenly shifted test samplings."""
+    and scaled by up to ±`scale_jitter`; with `temporal_crop` < 1 the frames are sampled from a random contiguous span
+    of a fraction U(`temporal_crop`, 1) of the clip, so the model also learns from part of a gesture, as a sliding
+    window over an untrimmed video shows it. `view` selects one of `n_views` evenly shifted test samplings."""
     def __init__(self, dataset, split: str | None, clip_len: int = 32, train: bool = False, flip_prob: float = 0.5,
-                 scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None):
+                 scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None,
+                 temporal_crop: float = 1.0):
+        if not 0 < temporal_crop <= 1: raise ValueError(f"temporal_crop must be in (0, 1], got {temporal_crop}")
         idx = dataset.index
         self.rows = select_rows(idx, split)
         self.dataset, self.clip_len, self.train = dataset, clip_len, train
         self.flip_prob, self.scale_jitter, self.n_views, self.view = flip_prob, scale_jitter, n_views, view
+        self.temporal_crop = temporal_crop
         self.clip_ids = idx["clip_id"].values[self.rows]
         lab = idx["label"] if labels is None else labels
         self.labels = np.asarray(pd_to_int(lab, len(idx)))[self.rows]
@@ -79,7 +92,7 @@ class SkeletonClips(Dataset):
             # one generator per (seed, epoch, clip): the same clip gets the same augmentation whichever process,
             # worker or batch position loads it, so 1-process and DDP runs see identical inputs
             rng = np.random.default_rng([self.seed, self.epoch, int(self.rows[i])])
-            kp = kp[uniform_sample(len(kp), self.clip_len, rng)]
+            kp = kp[train_frames(len(kp), self.clip_len, rng, self.temporal_crop)]
             if rng.uniform() < self.flip_prob: kp = flip_skeleton(kp, self.dataset.layout)
             kp[..., :2] *= rng.uniform(1 - self.scale_jitter, 1 + self.scale_jitter)
         else:
