@@ -5,6 +5,7 @@
 # %% ../../nbs/15_data.clips.ipynb #56f24e1e
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +63,9 @@ class SkeletonClips(Dataset):
     """Clips of one split (or the row positions given as `split`, see `select_rows`) of a prepared dataset as `[C=3, clip_len, V]` float tensors (normalised x, y, score) and
     labels (-1 when unlabelled). `dataset` is a `PreparedDataset` (or anything with `.index`, `.keypoints(i)`,
     `.layout`). With `train=True` frames are sampled at random and clips are flipped with probability `flip_prob`
-    and scaled by up to ±`scale_jitter`; with `temporal_crop` < 1 the frames are sampled from a random contiguous span
-    of a fraction U(`temporal_crop`, 1) of the clip, so the model also learns from part of a gesture, as a sliding
-    window over an untrimmed video shows it. `view` selects one of `n_views` evenly shifted test samplings."""
+    (only when the layout declares left/right `flip_pairs`) and scaled by up to ±`scale_jitter`; with `temporal_crop`
+    < 1 the frames are sampled from a random contiguous span of a fraction U(`temporal_crop`, 1) of the clip, so the
+    model also learns from part of a gesture, as a sliding window over an untrimmed video shows it. `view` selects one of `n_views` evenly shifted test samplings."""
     def __init__(self, dataset, split: str | None, clip_len: int = 32, train: bool = False, flip_prob: float = 0.5,
                  scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None,
                  temporal_crop: float = 1.0):
@@ -74,6 +75,13 @@ class SkeletonClips(Dataset):
         self.dataset, self.clip_len, self.train = dataset, clip_len, train
         self.flip_prob, self.scale_jitter, self.n_views, self.view = flip_prob, scale_jitter, n_views, view
         self.temporal_crop = temporal_crop
+        # mirroring a layout without left/right pairs is not a mirror image of the body: negating x turns a right hand
+        # into a left one under the same joint indices and reverses lateral gestures (swipe left / right), so such
+        # clips are never flipped (the draw is still made: frames and scale stay those of a run with pairs)
+        self.mirrors = bool(dataset.layout.flip_pairs)
+        if train and flip_prob > 0 and not self.mirrors:
+            warnings.warn(f"layout {dataset.layout.name!r} declares no left/right joint pairs (flip_pairs): training "
+                          f"clips are not mirrored, flip_prob {flip_prob} has no effect", stacklevel=2)
         self.clip_ids = idx["clip_id"].values[self.rows]
         lab = idx["label"] if labels is None else labels
         self.labels = np.asarray(pd_to_int(lab, len(idx)))[self.rows]
@@ -93,7 +101,7 @@ class SkeletonClips(Dataset):
             # worker or batch position loads it, so 1-process and DDP runs see identical inputs
             rng = np.random.default_rng([self.seed, self.epoch, int(self.rows[i])])
             kp = kp[train_frames(len(kp), self.clip_len, rng, self.temporal_crop)]
-            if rng.uniform() < self.flip_prob: kp = flip_skeleton(kp, self.dataset.layout)
+            if rng.uniform() < self.flip_prob and self.mirrors: kp = flip_skeleton(kp, self.dataset.layout)
             kp[..., :2] *= rng.uniform(1 - self.scale_jitter, 1 + self.scale_jitter)
         else:
             kp = kp[uniform_sample(len(kp), self.clip_len, offset=(self.view + 0.5) / self.n_views)]
