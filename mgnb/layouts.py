@@ -160,8 +160,9 @@ def layout_to_dict(layout: KeypointLayout) -> dict:
     return asdict(layout)
 
 def layout_from_dict(d: dict) -> KeypointLayout:
-    "A layout from `layout_to_dict`'s dict or its JSON (lists back to tuples); a `KeyError` names a missing field."
+    """A layout from `layout_to_dict`'s dict or its JSON (lists back to tuples); a `KeyError` names a missing field.
+    `flip_pairs` may be left out (a layout with no left/right joints, such as one hand: it is never mirrored)."""
     return KeypointLayout(name=d["name"], joints=tuple(d["joints"]), edges=tuple(map(tuple, d["edges"])),
-                          flip_pairs=tuple(map(tuple, d["flip_pairs"])), center=int(d["center"]),
+                          flip_pairs=tuple(map(tuple, d.get("flip_pairs", ()))), center=int(d["center"]),
                           scale_pair=tuple(d["scale_pair"]))
 
