@@ -39,14 +39,15 @@ def _cmd_synth(args):
 
 def layout_arg(value: str | None):
     """A `--layout` value: a layout name (`mgnb68`, `openpose137`, `openpose22`), a JSON file with a `KeypointLayout`'s
-    fields (name, joints, edges, flip_pairs, center, scale_pair: a user-defined skeleton), or None."""
+    fields (name, joints, edges, center, scale_pair, and flip_pairs unless it has no left/right joints: a user-defined
+    skeleton), or None."""
     from mgnb.core import BadInputError, load_json
     from mgnb.layouts import layout_by_name, layout_from_dict
     if value is None or not value.lower().endswith(".json"): return value and layout_by_name(value)
     try: return layout_from_dict(load_json(value))
     except FileNotFoundError: raise BadInputError(value, "layout file is missing") from None
     except (KeyError, TypeError, ValueError) as e:
-        raise BadInputError(value, f"is not a keypoint layout (needs name, joints, edges, flip_pairs, center, scale_pair): {e!r}") from None
+        raise BadInputError(value, f"is not a keypoint layout (needs name, joints, edges, center, scale_pair; flip_pairs optional): {e!r}") from None
 
 def _cmd_ingest(args):
     from mgnb.data import ingest

@@ -65,7 +65,8 @@ class SkeletonClips(Dataset):
     `.layout`). With `train=True` frames are sampled at random and clips are flipped with probability `flip_prob`
     (only when the layout declares left/right `flip_pairs`) and scaled by up to ±`scale_jitter`; with `temporal_crop`
     < 1 the frames are sampled from a random contiguous span of a fraction U(`temporal_crop`, 1) of the clip, so the
-    model also learns from part of a gesture, as a sliding window over an untrimmed video shows it. `view` selects one of `n_views` evenly shifted test samplings."""
+    model also learns from part of a gesture, as a sliding window over an untrimmed video shows it. `view` selects
+    one of `n_views` evenly shifted test samplings."""
     def __init__(self, dataset, split: str | None, clip_len: int = 32, train: bool = False, flip_prob: float = 0.5,
                  scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None,
                  temporal_crop: float = 1.0):
