@@ -84,7 +84,7 @@ def _pyskl_clip(a, i: int, path, source: KeypointLayout, jmap, strict: bool, log
     except Exception: raise BadInputError(path, f"img_shape {a['img_shape']!r} of {a['frame_dir']!r} is not (height, width)", row=i)
     kp = a["keypoint"]
     if not isinstance(kp, np.ndarray) or kp.ndim != 4 or kp.shape[-1] not in (2, 3):
-        raise BadInputError(path, f"keypoint of {a['frame_dir']!r} must be an array [M, T, V, 2], got {getattr(kp, 'shape', type(kp).__name__)}", row=i)
+        raise BadInputError(path, f"keypoint of {a['frame_dir']!r} must be an array [M, T, V, 2] (or [M, T, V, 3] of x, y, score), got {getattr(kp, 'shape', type(kp).__name__)}", row=i)
     M, T, V, C = kp.shape
     if V != source.num_joints: raise BadInputError(path, f"{a['frame_dir']!r} has {V} joints, layout {source.name!r} has {source.num_joints}", row=i)
     if C == 2:
@@ -92,6 +92,16 @@ def _pyskl_clip(a, i: int, path, source: KeypointLayout, jmap, strict: bool, log
         if not isinstance(sc, np.ndarray) or sc.shape != (M, T, V):
             raise BadInputError(path, f"keypoint_score of {a['frame_dir']!r} must be an array {(M, T, V)}, got {getattr(sc, 'shape', sc)}", row=i)
         kp = np.concatenate([kp, sc[..., None]], -1)
+    else:
+        # a third value is read as the score; 3D skeletons (NTU's x, y, z in metres) would make depth a confidence
+        # and silently break score gating and normalisation, so anything but a score is refused
+        z = kp[..., 2][np.isfinite(kp[..., 2])]
+        hint = "3D keypoints (x, y, z)? mgnb takes 2D keypoints: keep keypoint[..., :2] and give keypoint_score"
+        if a.get("keypoint_score") is not None:
+            raise BadInputError(path, f"keypoint of {a['frame_dir']!r} has 3 values per joint and a keypoint_score as well: {hint}", row=i)
+        if z.size and (z.min() < -1e-3 or z.max() > 1.2):
+            raise BadInputError(path, f"the third keypoint value of {a['frame_dir']!r} ranges over [{z.min():.3g}, {z.max():.3g}], "
+                                      f"not a score in [0, 1]: {hint}", row=i)
     if int(a.get("total_frames", T)) != T: raise BadInputError(path, f"total_frames {a['total_frames']} but keypoint has {T} frames", row=i)
     if T == 0: raise BadInputError(path, f"{a['frame_dir']!r} has no frames", row=i)
     kp = kp.astype(np.float32)
