@@ -36,17 +36,30 @@ def _open(path):
     except Exception as e:  # PyAV raises several FFmpeg error types
         raise BadInputError(path, f"cannot be opened as a video ({type(e).__name__}: {e})") from e
 
+def _quarter_turns(rotation) -> int:
+    """`np.rot90` turns (counterclockwise) that show a decoded frame upright, from its display-matrix rotation
+    (PyAV's `frame.rotation`: degrees counterclockwise). A phone stores a portrait video sideways and says so there."""
+    return int(round(float(rotation or 0) / 90)) % 4
+
 def video_info(path: str | os.PathLike, count_frames: bool = False) -> VideoInfo:
-    """Frame count, fps and size. The count comes from the container header, or by decoding every frame when the
-    header has none or `count_frames` is set."""
+    """Frame count, fps and size as displayed (height and width swapped for a video stored sideways with a display
+    rotation of ±90°, as `iter_frames` yields its frames). The count comes from the container header, or by decoding
+    every frame when the header has none or `count_frames` is set."""
     with _open(path) as c:
         if not c.streams.video: raise BadInputError(path, "has no video stream")
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 0)
         n, h, w = int(s.frames or 0), s.codec_context.height, s.codec_context.width
+        s.thread_type = "AUTO"
+        frames = c.decode(s)
         if count_frames or n == 0:
-            s.thread_type = "AUTO"
-            n = sum(1 for _ in c.decode(s))
+            first = next(frames, None)
+            n = (first is not None) + sum(1 for _ in frames)
+        else:
+            # the rotation is side data of the frames, not of the header: decode one
+            try: first = next(frames, None)
+            except Exception: first = None     # an undecodable start is reported by whoever reads the frames
+        if first is not None and _quarter_turns(first.rotation) % 2: h, w = w, h
     return VideoInfo(n, fps, h, w)
 
 def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None) -> np.ndarray:
@@ -54,14 +67,16 @@ def read_frames(path: str | os.PathLike, start: int = 0, end: int | None = None)
     return np.stack(list(iter_frames(path, start, end)))
 
 def iter_frames(path: str | os.PathLike, start: int = 0, end: int | None = None) -> Iterator[np.ndarray]:
-    "Yield frames `start..end` (inclusive) as RGB uint8 arrays, decoding sequentially from the start."
+    """Yield frames `start..end` (inclusive) as RGB uint8 arrays, decoding sequentially from the start, upright: a
+    frame with a display rotation (a phone's portrait video) is turned as a player shows it."""
     with _open(path) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
         for i, frame in enumerate(c.decode(s)):
             if i < start: continue
             if end is not None and i > end: break
-            yield frame.to_ndarray(format="rgb24")
+            a, k = frame.to_ndarray(format="rgb24"), _quarter_turns(frame.rotation)
+            yield np.ascontiguousarray(np.rot90(a, k)) if k else a
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25, crf: int = 23,
                 preset: str = "veryfast") -> Path:
