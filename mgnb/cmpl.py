@@ -187,7 +187,8 @@ def finetune_params(train_params: Mapping, cmpl_params: Mapping, seed: int, stre
     if isinstance(scale, Mapping):
         if stream is None: raise ValueError("finetune_lr_scale is per stream: give the stream")
         scale = scale.get(stream, 1.0)
-    return merge_params(dict(train_params), {"seed": int(seed), "epochs": int(cmpl_params["finetune_epochs"]),
+    # min_steps is for training from scratch: a fine-tune runs the epochs it is given
+    return merge_params(dict(train_params), {"seed": int(seed), "epochs": int(cmpl_params["finetune_epochs"]), "min_steps": 0,
                                              "warmup_epochs": float(cmpl_params.get("finetune_warmup_epochs", 0.5)),
                                              "lr": float(train_params["lr"]) * float(scale),
                                              "eval_each_epoch": False})

@@ -25,15 +25,18 @@ from .losses import ModelWithLoss, TailAwareLoss, anchors_for_classes, class_wei
 
 # %% auto #0
 __all__ = ['TrainConfig', 'make_optimizer', 'make_scheduler', 'pick_device', 'dist_env', 'setup_distributed', 'predict',
-           'evaluate', 'training_rows', 'clip_sets', 'run_config', 'ose_anchors_for', 'build_training', 'resume',
-           'train_one_epoch', 'save_run_outputs', 'train_stream', 'save_checkpoint', 'load_checkpoint', 'check_config',
-           'check_finite_loss']
+           'evaluate', 'training_rows', 'clip_sets', 'run_config', 'ose_anchors_for', 'build_training',
+           'steps_per_epoch', 'with_min_steps', 'resume', 'train_one_epoch', 'save_run_outputs', 'train_stream',
+           'save_checkpoint', 'load_checkpoint', 'check_config', 'check_finite_loss']
 
 # %% ../nbs/26_train.ipynb #6ef5d228
 @dataclass
 class TrainConfig:
     "Knobs of one training run (the `train` group of params.yaml)."
     epochs: int = 10
+    # at least this many optimiser steps (0: `epochs` as given): a smaller training set gets more epochs rather than
+    # fewer updates than the schedule was chosen for (J on 182 clips: 30 epochs were 180 steps, training loss 1.6)
+    min_steps: int = 0
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -150,6 +153,7 @@ def run_config(cfg: TrainConfig, pseudo_labels: pd.DataFrame | None = None, init
         pseudo_labels[["clip_id", "label"]].sort_values("clip_id").to_json(orient="values").encode()).hexdigest()
     config = dataclasses.asdict(cfg)
     if config["ose_anchors"] is None: del config["ose_anchors"]   # unset: checkpoints from before the field still resume
+    if not config["min_steps"]: del config["min_steps"]           # ... and likewise (`with_min_steps` folds it into epochs)
     return {**config, "pseudo_labels": pseudo_key, "init_from": None if init_from is None else str(init_from)}
 
 # %% ../nbs/26_train.ipynb #76cd1beb
@@ -179,8 +183,19 @@ def build_training(dataset, train_ds, cfg: TrainConfig, build_model, device, ose
     crit = TailAwareLoss(backbone.num_features, ose, cfg.ose_lambda, class_weights(counts, cfg.class_weight_power), anchors)
     model = ModelWithLoss(backbone, crit).to(device)
     opt = make_optimizer(model, cfg)
-    steps = max(1, -(-len(train_ds) // cfg.batch_size))
+    steps = steps_per_epoch(len(train_ds), cfg.batch_size)
     return model, opt, make_scheduler(opt, cfg, steps), steps
+
+def steps_per_epoch(n_clips: int, batch_size: int) -> int:
+    "Optimiser steps in one epoch over `n_clips` (the last batch may be short)."
+    return max(1, -(-n_clips // batch_size))
+
+def with_min_steps(cfg: TrainConfig, n_clips: int) -> TrainConfig:
+    """`cfg` with `epochs` raised so that training takes at least `cfg.min_steps` optimiser steps on `n_clips`
+    training clips (`min_steps` then 0: the result states the run completely, as its checkpoint records it)."""
+    if not cfg.min_steps: return cfg
+    need = -(-cfg.min_steps // steps_per_epoch(n_clips, cfg.batch_size))
+    return dataclasses.replace(cfg, epochs=max(cfg.epochs, need), min_steps=0)
 
 def resume(model, opt, sched, ckpt_path: Path, config: dict, device, init_from=None) -> tuple[list, int]:
     """(history, first epoch to run): from `ckpt_path` when it exists (it must have been made with `config`), else
@@ -246,7 +261,9 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     training (see `training_rows`); `init_from` starts from the weights of another run's checkpoint (CMPL fine-tuning).
     `restart` deletes `out_dir/checkpoint.pt` first (a corrupted or unwanted checkpoint) and trains afresh.
 
-    The parts, in order: `setup_distributed`, `clip_sets`, `build_training`, `resume`, then per epoch
+    `cfg.min_steps` raises the epochs of a small training set (`with_min_steps`; the run records the epochs it ran).
+
+    The parts, in order: `setup_distributed`, `clip_sets`, `with_min_steps`, `build_training`, `resume`, then per epoch
     `train_one_epoch`, `evaluate` and `save_checkpoint`, and at the end `predict` and `save_run_outputs`."""
     import torch.distributed as dist
     from torch.utils.data.distributed import DistributedSampler
@@ -259,6 +276,9 @@ def train_stream(dataset, out_dir: str | os.PathLike, cfg: TrainConfig, build_mo
     ose, anchors, ose_source = ose_anchors_for(class_names, cfg)   # before seeding: an encoder may draw random numbers
     seed_everything(cfg.seed)
     train_ds, val_views, test_views = clip_sets(dataset, cfg, clips, pseudo_labels)
+    given, cfg = cfg.epochs, with_min_steps(cfg, len(train_ds))
+    if cfg.epochs != given and rank == 0 and progress:
+        tqdm.write(f"train {stream}: {len(train_ds)} training clips; {cfg.epochs} epochs instead of {given} to reach min_steps")
     model, opt, sched, steps = build_training(dataset, train_ds, cfg, build_model, device, ose, anchors)
     ckpt_path, config = out_dir / "checkpoint.pt", run_config(cfg, pseudo_labels, init_from)
     if restart and rank == 0: ckpt_path.unlink(missing_ok=True)
@@ -342,7 +362,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return ck
 
 _POSITIVE = ("epochs", "batch_size", "clip_len", "test_views", "lr", "eval_every")
-_NON_NEGATIVE = ("weight_decay", "warmup_epochs", "num_workers", "threads", "ose_lambda", "class_weight_power",
+_NON_NEGATIVE = ("weight_decay", "warmup_epochs", "min_steps", "num_workers", "threads", "ose_lambda", "class_weight_power",
                  "momentum", "flip_prob", "scale_jitter")
 
 def check_config(cfg) -> None:
