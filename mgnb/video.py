@@ -50,9 +50,10 @@ def video_info(path: str | os.PathLike, count_frames: bool = False) -> VideoInfo
         s = c.streams.video[0]
         fps = float(s.average_rate or s.guessed_rate or 0)
         n, h, w = int(s.frames or 0), s.codec_context.height, s.codec_context.width
-        s.thread_type = "AUTO"
+        counting = count_frames or n == 0
+        if counting: s.thread_type = "AUTO"   # threads pay off over a whole video; for one frame they only buffer more
         frames = c.decode(s)
-        if count_frames or n == 0:
+        if counting:
             first = next(frames, None)
             n = (first is not None) + sum(1 for _ in frames)
         else:
