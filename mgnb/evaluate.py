@@ -23,12 +23,12 @@ from .paths import (ABLATION_RUNS_FILE, CMPL_FINAL_FILE, FUSION_VARIANTS_FILE, a
                         logits_file, pseudo_file, seed_dir, train_run_dir, train_run_dirs)
 
 # %% auto #0
-__all__ = ['METRIC_COLS', 'ABLATION_COLS', 'RELIABILITY_VARIANTS', 'EvalLabels', 'load_eval_data', 'test_predictions',
-           'logits_test_predictions', 'write_csv', 'write_text', 'save_figure', 'StreamScores', 'score_streams',
-           'mean_std', 'stream_metrics', 'plot_confusion', 'per_class_table', 'write_stream_reports', 'score_ablation',
-           'write_ablation_reports', 'score_cmpl_rounds', 'write_cmpl_reports', 'FinalSystem', 'score_final_system',
-           'write_fusion_reports', 'decide_claims', 'claims_markdown', 'metrics_document', 'targets_table',
-           'summary_markdown', 'plot_f1_vs_train_count', 'readme_results']
+__all__ = ['METRIC_COLS', 'ABLATION_COLS', 'RELIABILITY_VARIANTS', 'TEMPERATURE_VOTE', 'EvalLabels', 'load_eval_data',
+           'test_predictions', 'logits_test_predictions', 'write_csv', 'write_text', 'save_figure', 'StreamScores',
+           'score_streams', 'mean_std', 'stream_metrics', 'plot_confusion', 'per_class_table', 'write_stream_reports',
+           'score_ablation', 'write_ablation_reports', 'score_cmpl_rounds', 'write_cmpl_reports', 'FinalSystem',
+           'score_final_system', 'write_fusion_reports', 'decide_claims', 'fusion_name', 'claims_markdown',
+           'metrics_document', 'targets_table', 'summary_markdown', 'plot_f1_vs_train_count', 'readme_results']
 
 # %% ../nbs/30_evaluate.ipynb #55cbc715
 METRIC_COLS = ["macro_f1", "top1", "top5", "head_f1", "medium_f1", "tail_f1", "ece"]   # the headline metrics, in table order
@@ -256,6 +256,9 @@ class FinalSystem:
     submit: tuple[str, str]
     preds: dict               # ((variant, scaling), seed) → test predictions
 
+# the method's temperature-scaled soft voting, whose claims are decided whatever fusion `fuse.submit` names
+TEMPERATURE_VOTE = ("val weights", "streams+fused")
+
 def score_final_system(cmpl_dir: str | os.PathLike, fuse_dir: str | os.PathLike, submit: Sequence[str],
                        ev: EvalLabels) -> FinalSystem:
     "Score the fuse stage's variants over the streams' final logits, and the submitted one (`submit`: variant, scaling)."
@@ -267,7 +270,7 @@ def score_final_system(cmpl_dir: str | os.PathLike, fuse_dir: str | os.PathLike,
         variants = {(v["variant"], v["scaling"]): SoftVote(v["temperatures"], v["weights"], v["fused_temperature"])
                     for v in load_json(seed_dir(fuse_dir, seed) / FUSION_VARIANTS_FILE)}
         y_test = labels_of(al["test"].clip_ids, ev.labels)
-        for key in (submit, ("average", "none"), ("best single", "none")):
+        for key in dict.fromkeys((submit, TEMPERATURE_VOTE, ("average", "none"), ("best single", "none"))):
             preds[(key, int(seed))] = test_predictions(al["test"].clip_ids, variants[key].probs(al["test"].logits), ev.test_ids)
         fu_rows.append(fusion_table(variants, al["test"].logits, y_test).assign(seed=seed))
         m = evaluate_scores(y_test, variants[submit].probs(al["test"].logits), ev.train_counts, ev.num_classes, scores_are_probs=True)
@@ -323,11 +326,17 @@ def decide_claims(preds: Mapping, ev: EvalLabels, train_params: Mapping, ablatio
     rounds = sorted({int(k.split()[-1]) for (k, _) in preds if isinstance(k, str) and k.startswith("CMPL round")})
     if len(rounds) > 1:
         decide(f"CMPL: the fused streams after round {rounds[-1]} beat round 0", f"CMPL round {rounds[-1]}", "CMPL round 0")
+    vote_name = f"{TEMPERATURE_VOTE[0]}, {TEMPERATURE_VOTE[1]} temperatures"
+    decide(f"temperature-scaled voting ({vote_name}) beats plain averaging", TEMPERATURE_VOTE, ("average", "none"))
+    decide(f"temperature-scaled voting ({vote_name}) beats the best single stream", TEMPERATURE_VOTE, ("best single", "none"))
     submit = tuple(submit)
-    submit_name = f"{submit[0]}, {submit[1]} temperatures"
-    decide(f"temperature-scaled voting ({submit_name}) beats plain averaging", submit, ("average", "none"))
-    decide(f"temperature-scaled voting ({submit_name}) beats the best single stream", submit, ("best single", "none"))
+    if submit not in (TEMPERATURE_VOTE, ("best single", "none")):   # a submitted fusion chosen otherwise is tested too
+        decide(f"the submitted fusion ({fusion_name(submit)}) beats the best single stream", submit, ("best single", "none"))
     return pd.DataFrame(rows)
+
+def fusion_name(variant: Sequence[str]) -> str:
+    "A fusion variant (name, scaling) in words: `average, no temperatures`, `val weights, streams+fused temperatures`."
+    return f"{variant[0]}, {'no' if variant[1] == 'none' else variant[1]} temperatures"
 
 def claims_markdown(claims: pd.DataFrame) -> str:
     "The claims table as markdown: difference [95% interval], P(better), verdict."
@@ -421,7 +430,7 @@ def readme_results(report_dir: str | os.PathLike, metrics: Mapping) -> str:
         claims.append(f"Best single stream on test: **{best}** (macro-F1 {pm(test.loc[best], 'macro_f1')}).")
     if "final" in metrics:
         fm = metrics["final"]["test"]
-        claims.append(f"Final system ({' + '.join(fm['streams'])} after CMPL, {fm['fusion'][0]} with {fm['fusion'][1]} temperatures): "
+        claims.append(f"Final system ({' + '.join(fm['streams'])} after CMPL, {fusion_name(fm['fusion'])}): "
                       f"macro-F1 **{fm['macro_f1']:.3f} ± {fm['macro_f1_std']:.3f}**, top-1 {fm['top1']:.3f}, tail F1 "
                       f"{fm['tail_f1']:.3f} (confusion matrix: `reports/fusion/confusion_final.png`).")
     if fusion_t is not None:

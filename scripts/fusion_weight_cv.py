@@ -4,7 +4,7 @@ For each seed of the default run, the streams' validation logits (the `train` st
 `--round` those of a CMPL round, to compare CMPL settings on validation) are split by
 subject: temperatures and weights are fitted on two validation subjects and the fusion is scored (macro-F1) on the
 other two, over every pair. Criteria: the fused NLL, the fused macro-F1 (`mgnb.fusion.choose_weights`), equal
-weights, and the first stream of `cmpl.streams` alone. No test clip is read. Writes a markdown table (default
+weights, the first stream of `cmpl.streams` alone, and plain averaging without temperatures. No test clip is read. Writes a markdown table (default
 reports/fusion_weight_cv.md).
 
     python scripts/fusion_weight_cv.py [--params params.yaml] [--out reports/fusion_weight_cv.md]
@@ -39,6 +39,9 @@ def held_out_scores(logits: dict, y: np.ndarray, subjects: np.ndarray, step: flo
         for name, w in weights.items():
             rows.append(dict(fold="+".join(fold), criterion=name,
                              macro_f1=macro_f1(y[held], fuse(zh, w, temps).argmax(1), zh[first].shape[1])))
+        # plain averaging of the softmaxes, no temperatures: the fusion table's `average, none`
+        rows.append(dict(fold="+".join(fold), criterion="equal, no temperatures",
+                         macro_f1=macro_f1(y[held], fuse(zh).argmax(1), zh[first].shape[1])))
     return rows
 
 
