@@ -168,6 +168,10 @@ def render(results: dict) -> str:
                            for k, v in results["pipelines"].items()]).to_markdown(index=False, colalign=("left", "right", "right")), "",
              "## Stages of the last default `dvc repro` (from the executed notebooks in reports/stages/)", "",
              (pd.DataFrame(results["stages"]).to_markdown(index=False, floatfmt=".0f") if results.get("stages") else "no executed stage notebooks"), ""]
+    predict = ROOT / "reports" / "predict" / "benchmarks.md"
+    if predict.exists():   # written by scripts/bench_predict.py; shown here so that every speed goal is in one file
+        body = predict.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+        lines += ["## `mgnb predict` end to end (copied from reports/predict/benchmarks.md, `python scripts/bench_predict.py`)", "", body, ""]
     return "\n".join(lines)
 
 
