@@ -326,7 +326,7 @@ def decide_claims(preds: Mapping, ev: EvalLabels, train_params: Mapping, ablatio
     rounds = sorted({int(k.split()[-1]) for (k, _) in preds if isinstance(k, str) and k.startswith("CMPL round")})
     if len(rounds) > 1:
         decide(f"CMPL: the fused streams after round {rounds[-1]} beat round 0", f"CMPL round {rounds[-1]}", "CMPL round 0")
-    vote_name = f"{TEMPERATURE_VOTE[0]}, {TEMPERATURE_VOTE[1]} temperatures"
+    vote_name = fusion_name(TEMPERATURE_VOTE)
     decide(f"temperature-scaled voting ({vote_name}) beats plain averaging", TEMPERATURE_VOTE, ("average", "none"))
     decide(f"temperature-scaled voting ({vote_name}) beats the best single stream", TEMPERATURE_VOTE, ("best single", "none"))
     submit = tuple(submit)
@@ -435,7 +435,7 @@ def readme_results(report_dir: str | os.PathLike, metrics: Mapping) -> str:
                       f"{fm['tail_f1']:.3f} (confusion matrix: `reports/fusion/confusion_final.png`).")
     if fusion_t is not None:
         f = fusion_t.set_index(["variant", "scaling"])
-        chosen, plain = f.loc[("val weights", "streams+fused")], f.loc[("average", "none")]
+        chosen, plain = f.loc[TEMPERATURE_VOTE], f.loc[("average", "none")]
         claims.append(f"Calibration: ECE {pm(plain, 'ece')} for plain averaging, {pm(chosen, 'ece')} after per-stream and fused "
                       f"temperatures ({'better' if chosen.ece_mean < plain.ece_mean else 'not better'}).")
     # whether fusion, CMPL and the loss terms help is decided by the paired tests of the claims table, not by means
