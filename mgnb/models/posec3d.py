@@ -140,6 +140,9 @@ class HeatmapStream(nn.Module):
         super().__init__()
         self.layout, self.size, self.sigma, self.joints, self.limbs = layout, size, sigma, joints, limbs
         self.backbone = build_slowonly(len(heatmap_channels(layout, joints, limbs)), num_classes, preset, **options)
+        # heatmaps are drawn channels-last and the 3-D convs keep that layout: on CPU they run about twice as fast
+        # as in [N, C, T, H, W] memory (same values; weights load and save as usual)
+        self.backbone.to(memory_format=torch.channels_last_3d)
         self.num_features = self.backbone.num_features
         self.head = nn.Sequential(self.backbone.dropout, self.backbone.fc)
 
@@ -147,7 +150,7 @@ class HeatmapStream(nn.Module):
     def render(self, x: torch.Tensor) -> torch.Tensor:
         "Heatmap volumes `[N, C, T, H, W]` of normalised skeletons `[N, 3, T, V]`."
         kp = fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size)   # [N, 1, T, V, 3] in grid pixels
-        return render_heatmaps(kp, self.layout, self.size, self.sigma, self.joints, self.limbs)
+        return render_heatmaps(kp, self.layout, self.size, self.sigma, self.joints, self.limbs, channels_last=True)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.forward_features(self.render(x))

@@ -91,10 +91,12 @@ class VideoStream(nn.Module):
     identity (its forward ends in the pooled feature), `head` is dropout + that classifier. With `temporal_centre`
     each clip's mean frame is subtracted first (and the rest scaled to unit std), so the network sees what moves, not
     the static look of the person and the room (what differs most between subjects); off for Kinetics-400 weights,
-    which expect plain frames."""
-    def __init__(self, net: nn.Module, dropout: float = 0.5, temporal_centre: bool = False):
+    which expect plain frames. With `channels_last` the network and its input use channels-last memory
+    (`torch.channels_last_3d`): the same function, and R(2+1)D's 3-D convs run about a fifth faster on CPU."""
+    def __init__(self, net: nn.Module, dropout: float = 0.5, temporal_centre: bool = False, channels_last: bool = False):
         super().__init__()
-        self.temporal_centre = temporal_centre
+        self.temporal_centre, self.channels_last = temporal_centre, channels_last
+        if channels_last: net.to(memory_format=torch.channels_last_3d)
         name = "head" if isinstance(net, SwinTransformer3d) else "fc"
         fc = getattr(net, name)
         setattr(net, name, nn.Identity())
@@ -106,7 +108,7 @@ class VideoStream(nn.Module):
         if self.temporal_centre:   # to unit std per clip: the motion is ~20x smaller than the frames, and a conv
             x = x - x.mean(2, keepdim=True)   # bias followed by LayerNorm (Swin's patch embedding) would drown it
             x = x / x.flatten(1).std(1).clamp_min(1e-6).view(-1, 1, 1, 1, 1)
-        return self.backbone(x)
+        return self.backbone(x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.forward_features(x))
 
@@ -133,4 +135,4 @@ def build_r21(layout, num_classes: int, preset: str = "cpu-tiny", weights: str |
     else:
         net = R2Plus1D(**cfg, num_classes=num_classes)
     if weights is not None: load_video_weights(net, weights, ("fc.weight", "fc.bias"))
-    return VideoStream(net, dropout, temporal_centre)
+    return VideoStream(net, dropout, temporal_centre, channels_last=True)
