@@ -9,6 +9,7 @@ from pathlib import Path
 # as under `make`: torch threads that spin-wait for each other cost 3-10x on a loaded 2-core machine
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import numpy as np
 import pandas as pd
 
 from mgnb.data.ingest import ingest_miga2025
@@ -134,6 +135,58 @@ def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
                          step_ms_per_batch=round(step_ms, 1), loader_share=round(load_ms / (load_ms + step_ms), 3)))
     return pd.DataFrame(rows)
 
+def memory_layout(repeats: int = 7, batches: int = 3) -> pd.DataFrame | None:
+    """HM and R21 training steps (1 thread, a batch of build/prepared / build/crops) with their 3-D convs in
+    channels-last memory (the default: heatmaps drawn so, R21's input converted) against the same models in the
+    plain [N, C, T, H, W] layout (heatmaps drawn contiguous, weights contiguous), calls interleaved, medians."""
+    import copy, types
+    import torch
+    from functools import partial
+    from torch.utils.data import DataLoader
+    from mgnb.core import load_params
+    from mgnb.crops import VideoClips
+    from mgnb.data.clips import SkeletonClips
+    from mgnb.data.ingest import load_prepared
+    from mgnb.heatmaps import fit_to_grid, render_heatmaps
+    from mgnb.losses import ModelWithLoss, TailAwareLoss
+    from mgnb.streams import build_stream_model
+    from mgnb.train import TrainConfig, make_optimizer
+    if not (ROOT / "build" / "prepared").exists(): return None
+    torch.set_num_threads(1)
+    ds, rows = load_prepared(ROOT / "build" / "prepared"), []
+    def plain_render(self, x):   # the renderer's contiguous output: what HeatmapStream drew before channels-last
+        return render_heatmaps(fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size), self.layout, self.size,
+                               self.sigma, self.joints, self.limbs)
+    for stream in ("HM", "R21"):
+        p = dict(load_params(ROOT / "params.yaml")["train"][stream])
+        model, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
+        if crops and not (ROOT / crops / "cache.json").exists(): continue
+        cfg = TrainConfig.from_dict(p)
+        clips = partial(VideoClips, cache_dir=ROOT / crops) if crops else SkeletonClips
+        x, y = next(iter(DataLoader(clips(ds, "train", cfg.clip_len, train=True), batch_size=cfg.batch_size, shuffle=True)))
+        fast = build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
+        plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
+        if stream == "HM": plain.render = types.MethodType(plain_render, plain)
+        else: plain.channels_last = False
+        steps = {}
+        for name, net in (("channels-last (default)", fast), ("contiguous", plain)):
+            net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
+            opt = make_optimizer(net, cfg)
+            def step(net=net, opt=opt):
+                _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
+            step(); steps[name] = step
+        times = {k: [] for k in steps}
+        for _ in range(repeats):
+            for k, f in steps.items():
+                t0 = time.perf_counter()
+                for _ in range(batches): f()
+                times[k].append(1000 * (time.perf_counter() - t0) / batches)
+        base = float(np.median(times["contiguous"]))
+        for k, v in times.items():
+            rows.append(dict(stream=stream, batch=cfg.batch_size, layout=k, step_ms_per_batch=round(float(np.median(v)), 1),
+                             speedup=round(base / float(np.median(v)), 2)))
+    return pd.DataFrame(rows)
+
 def render(results: dict) -> str:
     hm, ps = pd.DataFrame(results.get("heatmaps", [])), results.get("pose")
     lines = ["# Benchmarks", "",
@@ -161,6 +214,12 @@ def render(results: dict) -> str:
              *(["## Training loader against the training step (1 thread, params.yaml streams, ms per batch)", "",
                 "The loader never the bottleneck: its share of a batch's time (num_workers 0: it runs between the steps).", "",
                 pd.DataFrame(results["loader"]).to_markdown(index=False), ""] if results.get("loader") else []),
+             *(["## 3-D convolutions in channels-last memory (1 thread, ms per training step, median of interleaved calls)", "",
+                pd.DataFrame(results["layout"]).to_markdown(index=False), "",
+                "`contiguous` is the same model in the plain [N, C, T, H, W] layout, its heatmaps drawn contiguous (the code "
+                "before channels-last): the HM stream's 1x1x1 stem conv over 138 heatmap channels and R(2+1)D's convs run "
+                "faster channels-last on CPU, and the renderer draws straight into that layout (converting would cost about "
+                "as much as rendering).", ""] if results.get("layout") else []),
              "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
@@ -191,7 +250,7 @@ def main():
                     help="wall time of the smoke pipeline measured elsewhere (the 'smoke pipeline: N s' line of `make test`)")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds / --smoke-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
-    ap.add_argument("--parts", default="heatmaps,pose,loader,crops,data,smoke,default",
+    ap.add_argument("--parts", default="heatmaps,pose,loader,layout,crops,data,smoke,default",
                     help="what to measure now (comma-separated); the rest is kept from reports/benchmarks.json")
     args = ap.parse_args()
     raw = ROOT / "reports" / "benchmarks.json"
@@ -206,6 +265,8 @@ def main():
             ps = pose(); results["pose"] = None if ps is None else ps.to_dict("records")
         if "loader" in parts:
             lv = loader_vs_step(); results["loader"] = None if lv is None else lv.to_dict("records")
+        if "layout" in parts:
+            ml = memory_layout(); results["layout"] = None if ml is None else ml.to_dict("records")
         if "crops" in parts:
             cr = crops(); results["crops"] = None if cr is None else cr.to_dict("records")
         if "data" in parts: results["data_path"] = [data_path(p, work) for p in ("smoke", "default")]
