@@ -92,42 +92,54 @@ def crops() -> pd.DataFrame | None:
 
 
 
+def _training_setup(ds, p: dict):
+    """A stream's `train.<stream>` group of params.yaml → its TrainConfig, its training clips as the `train` stage reads
+    them (build/prepared, build/crops) and a function building a fresh model of the stream; None without a crop cache."""
+    from functools import partial
+    from mgnb.crops import VideoClips
+    from mgnb.data.clips import SkeletonClips
+    from mgnb.streams import build_stream_model
+    from mgnb.train import TrainConfig
+    p = dict(p)
+    model, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
+    if crops and not (ROOT / crops / "cache.json").exists(): return None
+    cfg = TrainConfig.from_dict(p)
+    clips = partial(VideoClips, cache_dir=ROOT / crops) if crops else SkeletonClips
+    data = clips(ds, "train", cfg.clip_len, train=True, flip_prob=cfg.flip_prob, scale_jitter=cfg.scale_jitter)
+    return cfg, data, lambda: build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
+
+def _train_step(net, cfg, x, y):
+    "One optimisation step of `net` with its stream's loss and optimiser on the batch (x, y), as a function (run once)."
+    from mgnb.losses import ModelWithLoss, TailAwareLoss
+    from mgnb.train import make_optimizer
+    net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
+    opt = make_optimizer(net, cfg)
+    def step():
+        _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
+    step()   # the first step pays one-off allocations: never timed
+    return step
+
 def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
     """Per stream of params.yaml: milliseconds per training batch spent in the data loader (build/prepared and
     build/crops, as the `train` stages read them) against one optimisation step on that batch (1 thread)."""
     import torch
-    from functools import partial
     from torch.utils.data import DataLoader
     from mgnb.core import load_params
-    from mgnb.crops import VideoClips
-    from mgnb.data.clips import SkeletonClips
     from mgnb.data.ingest import load_prepared
-    from mgnb.losses import ModelWithLoss, TailAwareLoss
-    from mgnb.streams import build_stream_model
-    from mgnb.train import TrainConfig, make_optimizer
     if not (ROOT / "build" / "prepared").exists(): return None
     torch.set_num_threads(1)
     ds, rows = load_prepared(ROOT / "build" / "prepared"), []
     for stream, p in load_params(ROOT / "params.yaml")["train"].items():
-        p = dict(p)
-        if p["model"] == "logreg": continue
-        model, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
-        if crops and not (ROOT / crops / "cache.json").exists(): continue
-        cfg = TrainConfig.from_dict(p)
-        clips = partial(VideoClips, cache_dir=ROOT / crops) if crops else SkeletonClips
-        data = clips(ds, "train", cfg.clip_len, train=True, flip_prob=cfg.flip_prob, scale_jitter=cfg.scale_jitter)
+        if p["model"] == "logreg" or (setup := _training_setup(ds, p)) is None: continue
+        cfg, data, build = setup
         for _ in DataLoader(data, batch_size=cfg.batch_size): pass   # one epoch first: the steady state (crops in memory)
         it = iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True))
         batch = next(it)
         t0 = time.perf_counter()
         for _ in range(batches): batch = next(it)
         load_ms = 1000 * (time.perf_counter() - t0) / batches
-        net = build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
-        net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
-        opt, (x, y) = make_optimizer(net, cfg), batch
-        def step():
-            _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
-        step()
+        x, y = batch
+        step = _train_step(build(), cfg, x, y)
         t0 = time.perf_counter()
         for _ in range(batches): step()
         step_ms = 1000 * (time.perf_counter() - t0) / batches
@@ -141,16 +153,10 @@ def memory_layout(repeats: int = 7, batches: int = 3) -> pd.DataFrame | None:
     plain [N, C, T, H, W] layout (heatmaps drawn contiguous, weights contiguous), calls interleaved, medians."""
     import copy, types
     import torch
-    from functools import partial
     from torch.utils.data import DataLoader
     from mgnb.core import load_params
-    from mgnb.crops import VideoClips
-    from mgnb.data.clips import SkeletonClips
     from mgnb.data.ingest import load_prepared
     from mgnb.heatmaps import fit_to_grid, render_heatmaps
-    from mgnb.losses import ModelWithLoss, TailAwareLoss
-    from mgnb.streams import build_stream_model
-    from mgnb.train import TrainConfig, make_optimizer
     if not (ROOT / "build" / "prepared").exists(): return None
     torch.set_num_threads(1)
     ds, rows = load_prepared(ROOT / "build" / "prepared"), []
@@ -158,23 +164,14 @@ def memory_layout(repeats: int = 7, batches: int = 3) -> pd.DataFrame | None:
         return render_heatmaps(fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size), self.layout, self.size,
                                self.sigma, self.joints, self.limbs)
     for stream in ("HM", "R21"):
-        p = dict(load_params(ROOT / "params.yaml")["train"][stream])
-        model, options, crops = p.pop("model"), p.pop("model_options", None) or {}, p.pop("crops", None)
-        if crops and not (ROOT / crops / "cache.json").exists(): continue
-        cfg = TrainConfig.from_dict(p)
-        clips = partial(VideoClips, cache_dir=ROOT / crops) if crops else SkeletonClips
-        x, y = next(iter(DataLoader(clips(ds, "train", cfg.clip_len, train=True), batch_size=cfg.batch_size, shuffle=True)))
-        fast = build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
+        if (setup := _training_setup(ds, load_params(ROOT / "params.yaml")["train"][stream])) is None: continue
+        cfg, data, build = setup
+        x, y = next(iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True)))
+        fast = build()
         plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
         if stream == "HM": plain.render = types.MethodType(plain_render, plain)
         else: plain.channels_last = False
-        steps = {}
-        for name, net in (("channels-last (default)", fast), ("contiguous", plain)):
-            net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
-            opt = make_optimizer(net, cfg)
-            def step(net=net, opt=opt):
-                _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
-            step(); steps[name] = step
+        steps = {"channels-last (default)": _train_step(fast, cfg, x, y), "contiguous": _train_step(plain, cfg, x, y)}
         times = {k: [] for k in steps}
         for _ in range(repeats):
             for k, f in steps.items():
