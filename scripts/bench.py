@@ -50,10 +50,11 @@ def pipeline(params_file: str, work: Path) -> float:
 
 def heatmaps() -> pd.DataFrame:
     """Batched torch renderer against the per-frame/joint/person numpy loop of the same rule (PoseC3D's
-    GeneratePoseTarget), same input, interleaved in one run (48 frames x 68 joints + 70 limbs x 56², 2 threads)."""
+    GeneratePoseTarget), same input, interleaved in one run (48 frames x 68 joints + 70 limbs x 56²), one thread each:
+    the reference is single-threaded numpy, and two torch threads beside other work on 2 cores were slower than one."""
     import torch
     from mgnb.heatmaps import benchmark_heatmaps
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(1)
     return benchmark_heatmaps(n_clips=4, T=48, V=68, size=56, repeats=9)   # medians: the shared machine is noisy
 
 
@@ -108,24 +109,29 @@ def _training_setup(ds, p: dict):
     data = clips(ds, "train", cfg.clip_len, train=True, flip_prob=cfg.flip_prob, scale_jitter=cfg.scale_jitter)
     return cfg, data, lambda: build_stream_model(model, ds.layout, len(ds.class_names), cfg.preset, **options)
 
-def _train_step(net, cfg, x, y):
-    "One optimisation step of `net` with its stream's loss and optimiser on the batch (x, y), as a function (run once)."
+def _train_step(net, cfg, x, y, bf16: bool = False):
+    """One optimisation step of `net` with its stream's loss and optimiser on the batch (x, y), as a function (run
+    once); with `bf16` the forward pass runs under bf16 autocast, as `train_one_epoch` does."""
+    import torch
     from mgnb.losses import ModelWithLoss, TailAwareLoss
     from mgnb.train import make_optimizer
     net = ModelWithLoss(net, TailAwareLoss(net.num_features, cfg.ose, cfg.ose_lambda))
     opt = make_optimizer(net, cfg)
     def step():
-        _, loss = net(x, y); opt.zero_grad(); loss.backward(); opt.step()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16): _, loss = net(x, y)
+        opt.zero_grad(); loss.backward(); opt.step()
     step()   # the first step pays one-off allocations: never timed
     return step
 
 def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
     """Per stream of params.yaml: milliseconds per training batch spent in the data loader (build/prepared and
-    build/crops, as the `train` stages read them) against one optimisation step on that batch (1 thread)."""
+    build/crops, as the `train` stages read them) against one optimisation step on that batch (1 thread, at the
+    stream's `precision`)."""
     import torch
     from torch.utils.data import DataLoader
     from mgnb.core import load_params
     from mgnb.data.ingest import load_prepared
+    from mgnb.train import use_bf16
     if not (ROOT / "build" / "prepared").exists(): return None
     torch.set_num_threads(1)
     ds, rows = load_prepared(ROOT / "build" / "prepared"), []
@@ -139,7 +145,7 @@ def loader_vs_step(batches: int = 6) -> pd.DataFrame | None:
         for _ in range(batches): batch = next(it)
         load_ms = 1000 * (time.perf_counter() - t0) / batches
         x, y = batch
-        step = _train_step(build(), cfg, x, y)
+        step = _train_step(build(), cfg, x, y, use_bf16(cfg.precision, torch.device("cpu")))   # as the run trains
         t0 = time.perf_counter()
         for _ in range(batches): step()
         step_ms = 1000 * (time.perf_counter() - t0) / batches
@@ -151,37 +157,64 @@ def memory_layout(repeats: int = 7, batches: int = 3) -> pd.DataFrame | None:
     """HM and R21 training steps (1 thread, a batch of build/prepared / build/crops) with their 3-D convs in
     channels-last memory (the default: heatmaps drawn so, R21's input converted) against the same models in the
     plain [N, C, T, H, W] layout (heatmaps drawn contiguous, weights contiguous), calls interleaved, medians."""
-    import copy, types
+    import copy
     import torch
     from torch.utils.data import DataLoader
     from mgnb.core import load_params
     from mgnb.data.ingest import load_prepared
-    from mgnb.heatmaps import fit_to_grid, render_heatmaps
     if not (ROOT / "build" / "prepared").exists(): return None
     torch.set_num_threads(1)
     ds, rows = load_prepared(ROOT / "build" / "prepared"), []
-    def plain_render(self, x):   # the renderer's contiguous output: what HeatmapStream drew before channels-last
-        return render_heatmaps(fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size), self.layout, self.size,
-                               self.sigma, self.joints, self.limbs)
     for stream in ("HM", "R21"):
         if (setup := _training_setup(ds, load_params(ROOT / "params.yaml")["train"][stream])) is None: continue
         cfg, data, build = setup
         x, y = next(iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True)))
         fast = build()
+        # the same weights in the plain layout; channels_last=False also makes HeatmapStream draw contiguous heatmaps
         plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
-        if stream == "HM": plain.render = types.MethodType(plain_render, plain)
-        else: plain.channels_last = False
-        steps = {"channels-last (default)": _train_step(fast, cfg, x, y), "contiguous": _train_step(plain, cfg, x, y)}
-        times = {k: [] for k in steps}
-        for _ in range(repeats):
-            for k, f in steps.items():
-                t0 = time.perf_counter()
-                for _ in range(batches): f()
-                times[k].append(1000 * (time.perf_counter() - t0) / batches)
-        base = float(np.median(times["contiguous"]))
-        for k, v in times.items():
-            rows.append(dict(stream=stream, batch=cfg.batch_size, layout=k, step_ms_per_batch=round(float(np.median(v)), 1),
-                             speedup=round(base / float(np.median(v)), 2)))
+        plain.channels_last = False
+        ms = _interleaved({"channels-last (default)": _train_step(fast, cfg, x, y), "contiguous": _train_step(plain, cfg, x, y)},
+                          repeats, batches)
+        for k, v in ms.items():
+            rows.append(dict(stream=stream, batch=cfg.batch_size, layout=k, step_ms_per_batch=round(v, 1),
+                             speedup=round(ms["contiguous"] / v, 2)))
+    return pd.DataFrame(rows)
+
+def _interleaved(steps: dict, repeats: int, batches: int) -> dict:
+    "Median milliseconds per call of each function in `steps`, the functions called in turn `repeats` times."
+    times = {k: [] for k in steps}
+    for _ in range(repeats):
+        for k, f in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(batches): f()
+            times[k].append(1000 * (time.perf_counter() - t0) / batches)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+def precision(repeats: int = 7, batches: int = 3) -> pd.DataFrame | None:
+    """Per neural stream of params.yaml: a training step (1 thread, a real batch) in float32 against the same step
+    under bf16 autocast (`precision: bf16`), calls interleaved, medians; the same initial weights for both."""
+    import copy
+    import torch
+    from torch.utils.data import DataLoader
+    from mgnb.core import load_params
+    from mgnb.data.ingest import load_prepared
+    from mgnb.train import cpu_has_native_bf16
+    if not (ROOT / "build" / "prepared").exists(): return None
+    torch.set_num_threads(1)
+    params, rows = load_params(ROOT / "params.yaml"), []
+    ds, native = load_prepared(ROOT / "build" / "prepared"), cpu_has_native_bf16()
+    for stream in [*params["streams"], *params.get("rgb_streams", [])]:
+        p = params["train"][stream]
+        if p["model"] == "logreg" or (setup := _training_setup(ds, p)) is None: continue
+        cfg, data, build = setup
+        x, y = next(iter(DataLoader(data, batch_size=cfg.batch_size, shuffle=True)))
+        torch.manual_seed(0)
+        net = build()
+        ms = _interleaved({"float32": _train_step(net, cfg, x, y), "bf16": _train_step(copy.deepcopy(net), cfg, x, y, True)},
+                          repeats, batches)
+        rows.append(dict(stream=stream, batch=cfg.batch_size, precision_in_params=p.get("precision", "auto"),
+                         fp32_ms_per_step=round(ms["float32"], 1), bf16_ms_per_step=round(ms["bf16"], 1),
+                         speedup=round(ms["float32"] / ms["bf16"], 2), native_bf16=native))
     return pd.DataFrame(rows)
 
 def render(results: dict) -> str:
@@ -217,6 +250,11 @@ def render(results: dict) -> str:
                 "before channels-last): the HM stream's 1x1x1 stem conv over 138 heatmap channels and R(2+1)D's convs run "
                 "faster channels-last on CPU, and the renderer draws straight into that layout (converting would cost about "
                 "as much as rendering).", ""] if results.get("layout") else []),
+             *(["## bf16 autocast against float32 (1 thread, ms per training step, median of interleaved calls)", "",
+                pd.DataFrame(results["precision"]).to_markdown(index=False), "",
+                "`precision: bf16` (params.yaml) trains under bf16 autocast on a CPU that computes bf16 natively "
+                "(`native_bf16`: AVX512-BF16 or AMX; elsewhere the run trains in float32); weights, optimiser state and "
+                "evaluation stay float32.", ""] if results.get("precision") else []),
              "## Crop cache (RGB streams: decode + saliency box + crop + resize + write)", "",
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
@@ -247,7 +285,7 @@ def main():
                     help="wall time of the smoke pipeline measured elsewhere (the 'smoke pipeline: N s' line of `make test`)")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds / --smoke-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
-    ap.add_argument("--parts", default="heatmaps,pose,loader,layout,crops,data,smoke,default",
+    ap.add_argument("--parts", default="heatmaps,pose,loader,layout,precision,crops,data,smoke,default",
                     help="what to measure now (comma-separated); the rest is kept from reports/benchmarks.json")
     args = ap.parse_args()
     raw = ROOT / "reports" / "benchmarks.json"
@@ -264,6 +302,8 @@ def main():
             lv = loader_vs_step(); results["loader"] = None if lv is None else lv.to_dict("records")
         if "layout" in parts:
             ml = memory_layout(); results["layout"] = None if ml is None else ml.to_dict("records")
+        if "precision" in parts:
+            pr = precision(); results["precision"] = None if pr is None else pr.to_dict("records")
         if "crops" in parts:
             cr = crops(); results["crops"] = None if cr is None else cr.to_dict("records")
         if "data" in parts: results["data_path"] = [data_path(p, work) for p in ("smoke", "default")]

@@ -134,15 +134,16 @@ def build_slowonly(in_channels: int, num_classes: int, preset: str = "cpu-tiny",
 # %% ../../nbs/23_models.posec3d.ipynb #7aa1176e
 class HeatmapStream(nn.Module):
     """HM stream: normalised keypoints `[N, 3, T, V]` → per-clip box → joint and limb heatmaps `[N, K+L, T, size,
-    size]` (PoseC3D semantics, `sigma` in heatmap pixels) → ResNet3d SlowOnly. `options` go to `build_slowonly`."""
+    size]` (PoseC3D semantics, `sigma` in heatmap pixels) → ResNet3d SlowOnly. `options` go to `build_slowonly`.
+    With `channels_last` (the default) the heatmaps are drawn in channels-last memory and the 3-D convs keep that
+    layout: the same function, and on CPU a training step about 1.4x faster than in [N, C, T, H, W] memory."""
     def __init__(self, layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", size: int = 32,
-                 sigma: float = 0.6, joints: bool = True, limbs: bool = True, **options):
+                 sigma: float = 0.6, joints: bool = True, limbs: bool = True, channels_last: bool = True, **options):
         super().__init__()
         self.layout, self.size, self.sigma, self.joints, self.limbs = layout, size, sigma, joints, limbs
+        self.channels_last = channels_last
         self.backbone = build_slowonly(len(heatmap_channels(layout, joints, limbs)), num_classes, preset, **options)
-        # heatmaps are drawn channels-last and the 3-D convs keep that layout: on CPU they run about twice as fast
-        # as in [N, C, T, H, W] memory (same values; weights load and save as usual)
-        self.backbone.to(memory_format=torch.channels_last_3d)
+        if channels_last: self.backbone.to(memory_format=torch.channels_last_3d)   # weights load and save as usual
         self.num_features = self.backbone.num_features
         self.head = nn.Sequential(self.backbone.dropout, self.backbone.fc)
 
@@ -150,7 +151,7 @@ class HeatmapStream(nn.Module):
     def render(self, x: torch.Tensor) -> torch.Tensor:
         "Heatmap volumes `[N, C, T, H, W]` of normalised skeletons `[N, 3, T, V]`."
         kp = fit_to_grid(x.float().permute(0, 2, 3, 1)[:, None], self.size)   # [N, 1, T, V, 3] in grid pixels
-        return render_heatmaps(kp, self.layout, self.size, self.sigma, self.joints, self.limbs, channels_last=True)
+        return render_heatmaps(kp, self.layout, self.size, self.sigma, self.joints, self.limbs, channels_last=self.channels_last)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.forward_features(self.render(x))
@@ -159,6 +160,6 @@ class HeatmapStream(nn.Module):
 
 def build_posec3d(layout: KeypointLayout, num_classes: int, preset: str = "cpu-tiny", **options) -> HeatmapStream:
     """The HM stream model for `layout` (the signature of every stream model builder, see
-    `mgnb.streams.build_stream_model`): `options` are `HeatmapStream`'s (`size`, `sigma`, `joints`, `limbs`) and
+    `mgnb.streams.build_stream_model`): `options` are `HeatmapStream`'s (`size`, `sigma`, `joints`, `limbs`, `channels_last`) and
     `build_slowonly`'s."""
     return HeatmapStream(layout, num_classes, preset, **options)
