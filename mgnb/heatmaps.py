@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
+import sys
 import time
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from .layouts import KeypointLayout, MGNB68
 
@@ -169,6 +172,24 @@ def _zero(t: torch.Tensor) -> torch.Tensor:
     else: t.zero_()
     return t
 
+_MADV_HUGEPAGE = 14
+
+def _empty(shape, dtype: torch.dtype, dev: torch.device, fmt) -> torch.Tensor:
+    """`torch.empty`; on Linux a CPU block of 4 MB or more first asks the kernel for transparent huge pages
+    (`madvise`), so that clearing it faults a page per 2 MB instead of per 4 kB: a new 48x138x56² output (83 MB) clears
+    in about 5 ms instead of 30 (the HM stream draws each batch into a new one). Where the kernel says no, nothing
+    changes."""
+    t = torch.empty(shape, dtype=dtype, device=dev, memory_format=fmt)
+    n = t.numel() * t.element_size()
+    if dev.type == "cpu" and sys.platform.startswith("linux") and n >= 2**22:
+        start, end = -(-t.data_ptr() // 2**21) * 2**21, (t.data_ptr() + n) // 2**21 * 2**21   # whole 2 MB pages inside
+        if end > start: _libc().madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
+    return t
+
+@functools.cache
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
 def _windows(lo: torch.Tensor, hi: torch.Tensor, sigma: float, lim: torch.Tensor):
     "`_window` for `[S, 2]` spans (x, y) at once: `[st, ed)` per axis, `lim` = (W, H)."
     return torch.trunc(lo - 3 * sigma).clamp_min(0), torch.minimum(torch.trunc(hi + 3 * sigma) + 1, lim)
@@ -180,33 +201,43 @@ def _axis(o, st, ed, a, n: int, c: float, far):
     return p.long(), torch.where((p >= st) & (p < ed), (p - a) * c, far)
 
 def _scatter_max(flat, base, py, px, val, W: int, single: bool, stride: int = 1):
-    """Max the patches `val [rows, cols, S]` into the flat output at plane offsets `base` and pixels (py, px), pixels
-    `stride` apart (the channel count in channels-last memory). With
-    `single` (one person) no two patches share a plane and a pixel written twice gets the same value twice, so a
-    plain scatter (faster) gives the same result. The writes go patch by patch (`[S, rows, cols]`), in the output's
-    memory order: two to three times faster than pixel position by pixel position across all patches."""
-    idx = torch.empty((len(base), py.shape[0], px.shape[0]), dtype=torch.long, device=flat.device)
-    torch.add((base + py * (W * stride)).T[:, :, None], (px * stride).T[:, None, :], out=idx)
-    val = val.permute(2, 0, 1).reshape(-1).to(flat.dtype)
-    if single: flat.scatter_(0, idx.view(-1), val)
-    else: flat.scatter_reduce_(0, idx.view(-1), val, "amax")
+    """Max the patches `val [rows, cols, S]` into the flat output at plane offsets `base [S]` and pixels `py [rows, S]`,
+    `px [cols, S]`, pixels `stride` apart (the channel count in channels-last memory). With `single` (one person) two
+    patches that share a pixel draw the same joint or limb there (the value, up to float32 rounding), so a plain scatter
+    (faster) gives the same result. The writes go in the patches' own layout, pixel position by pixel position across
+    the chunk: no transposing copy, and a chunk small enough (`budget`) keeps the lines it writes in cache."""
+    idx = torch.add((base + py * (W * stride))[:, None, :], (px * stride)[None]).view(-1)
+    val = val.reshape(-1).to(flat.dtype)
+    if single: flat.scatter_(0, idx, val)
+    else: flat.scatter_reduce_(0, idx, val, "amax")
+
+def _exp_(x: torch.Tensor) -> torch.Tensor:
+    """`x.exp_()` where exponents below -87 (values under 1.7e-38: float32's denormals, or 0) give exactly 0. On CPU
+    such exponents take exp's slow path, up to ten times slower per element; PoseC3D's values there are as small."""
+    return F.threshold_(x.clamp_(min=-87.0).exp_(), 1.7e-38, 0.0)
+
+def _keep(on: torch.Tensor, *vs):
+    "The rows `on` of each of `vs` (no copy when all are kept)."
+    if bool(on.all()): return vs
+    keep = torch.nonzero(on).squeeze(1)
+    return tuple(v.index_select(0, keep) for v in vs)
 
 def _draw_joints(flat, a, w, base, sigma: float, H: int, W: int, budget: int, single: bool, stride: int = 1):
     "Joint maps (weight `w`) of the centres `a [S, 2]` on their windows, as separable patches."
     lim = torch.tensor([W, H], dtype=a.dtype, device=a.device)
     st, ed = (v.float() for v in _windows(a.double(), a.double(), sigma, lim.double()))   # windows as in the reference
-    on = torch.nonzero((ed > st).all(1)).squeeze(1)                 # a window off the grid draws nothing
-    if len(on) == 0: return
-    a, w, base, st, ed = a[on], w[on], base[on], st[on], ed[on]
+    a, w, base, st, ed = _keep((ed > st).all(1), a, w, base, st, ed)   # a window off the grid draws nothing
+    if len(a) == 0: return
     pw, ph = (int(v) for v in (ed - st).amax(0))                     # ≤ ⌊6σ⌋ + 2
     o = torch.minimum(st, lim - torch.tensor([pw, ph], dtype=a.dtype, device=a.device))
     c, logw = 1 / (sigma * math.sqrt(2)), torch.log(w)
-    for s in range(0, len(a), max(1, budget // (pw * ph))):
-        sl = slice(s, s + max(1, budget // (pw * ph)))
+    step = max(1, budget // (pw * ph))
+    for s in range(0, len(a), step):
+        sl = slice(s, s + step)
         px, dx = _axis(o[sl, 0], st[sl, 0], ed[sl, 0], a[sl, 0], pw, c, 20.0)     # e^-400 = 0
         py, dy = _axis(o[sl, 1], st[sl, 1], ed[sl, 1], a[sl, 1], ph, c, 20.0)
-        val = torch.exp(logw[sl] - dy * dy)[:, None, :] * torch.exp(-dx * dx)[None]
-        _scatter_max(flat, base[sl], py, px, val, W, single, stride)
+        val = _exp_(logw[sl] - dy * dy)[:, None, :] * _exp_(-dx * dx)[None]
+        _scatter_max(flat, base[sl], py, px, F.threshold_(val, 1.7e-38, 0.0), W, single, stride)
 
 def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, tile: int, single: bool,
                 stride: int = 1):
@@ -215,9 +246,8 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
     a, b = a.double(), b.double()
     lim = torch.tensor([W, H], dtype=a.dtype, device=a.device)
     st, ed = _windows(torch.minimum(a, b), torch.maximum(a, b), sigma, lim)
-    on = torch.nonzero((ed > st).all(1)).squeeze(1)
-    if len(on) == 0: return
-    a, b, w, base, st, ed = a[on], b[on], w[on], base[on], st[on], ed[on]
+    a, b, w, base, st, ed = _keep((ed > st).all(1), a, b, w, base, st, ed)
+    if len(a) == 0: return
     c = 1 / (sigma * math.sqrt(2))
     u = b - a
     L = u.norm(dim=1)
@@ -231,14 +261,16 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
     cnt = nt.prod(1)
     src = torch.repeat_interleave(torch.arange(len(a), device=a.device), cnt)
     k = torch.arange(len(src), device=a.device) - torch.repeat_interleave(torch.cumsum(cnt, 0) - cnt, cnt)
-    nx = nt[src, 0]
-    t0 = torch.minimum(st[src] + torch.stack([k % nx, k // nx], 1) * T, (ed[src] - T).clamp_min(st[src]))
-    t1 = torch.minimum(t0 + T, ed[src])
+    nx = nt[:, 0].index_select(0, src)
+    st, ed = st.index_select(0, src), ed.index_select(0, src)
+    t0 = torch.minimum(st + torch.stack([k % nx, k // nx], 1) * T, (ed - T).clamp_min(st))
+    t1 = torch.minimum(t0 + T, ed)
     o = torch.minimum(t0, lim - T)                                  # a tile sticking out of the grid moves back in
     tw, th = (int(v) for v in T)
     # one gather for every per-limb quantity the tiles need
-    ax, ay, ex, ey, L, far, logw = torch.stack([a[:, 0], a[:, 1], e[:, 0], e[:, 1], L, far, logw], 1)[src].T.contiguous()
-    base = base[src]
+    per_limb = torch.stack([a[:, 0], a[:, 1], e[:, 0], e[:, 1], L, far, logw], 1)
+    ax, ay, ex, ey, L, far, logw = per_limb.index_select(0, src).unbind(1)
+    base = base.index_select(0, src)
     # offsets are taken from q, the point of the limb nearest the tile's centre, not from a: far from the grid, a
     # would leave float32 offsets of 10⁴ px that cancel; q keeps them within a tile of the pixels that matter
     tq = ((o[:, 0] + tw / 2 - ax) * ex + (o[:, 1] + th / 2 - ay) * ey).clamp_(min=0) * c
@@ -253,8 +285,8 @@ def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, 
         py, dy = _axis(o[sl, 1], t0[sl, 1], t1[sl, 1], qy[sl], th, c, far[sl])
         along = (dy * ey[sl])[:, None, :] + (dx * ex[sl])[None]      # position along the limb, from q
         cross = (dy * ex[sl])[:, None, :] - (dx * ey[sl])[None]      # distance to its line (signed)
-        over = along - torch.maximum(torch.minimum(along, hi[sl]), lo[sl])   # overshoot beyond a or b
-        val = torch.addcmul(logw[sl], cross, cross, value=-1).addcmul_(over, over, value=-1).exp_()
+        over = along - along.clamp(lo[sl], hi[sl])                  # overshoot beyond a or b
+        val = _exp_(torch.addcmul(logw[sl], cross, cross, value=-1).addcmul_(over, over, value=-1))
         _scatter_max(flat, base[sl], py, px, val, W, single, stride)
 
 def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joints: bool = True, limbs: bool = True,
@@ -266,10 +298,11 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
     `eps` skipped): `C` = K joint channels, then L limb channels (`layout.edges`); maxima over persons. A single clip
     `[M, T, V, 3]` gives `[C, T, H, W]`. `double=True` appends the flipped copies (PoseC3D's test-time flip):
     `[2N, C, T, H, W]`, originals first. Runs where `kp` lives (or on `device`); `out` reuses a buffer; `budget`
-    (pixels per chunk: 2²⁰ on CPU, 2²⁴ on a GPU by default) and `tile` (limb tile side) change speed and memory,
-    never the result. `channels_last=True` gives the same values in channels-last memory (`torch.channels_last_3d`,
-    channel fastest), drawn there directly: the layout in which a 3-D CNN's convolutions run about twice as fast on
-    CPU, without the copy that converting would cost (as long as rendering itself)."""
+    (pixels per chunk: 2¹⁶ on CPU, where the lines a chunk writes then stay in cache, 2²⁴ on a GPU) and `tile` (limb
+    tile side) change speed and memory, the result only by float32 rounding. `channels_last=True` gives the same
+    values in channels-last memory (`torch.channels_last_3d`, channel fastest), drawn there directly: the layout in
+    which a 3-D CNN's convolutions run about twice as fast on CPU, without the copy that converting would cost (as
+    long as rendering itself)."""
     if not (joints or limbs): raise ValueError("render joints, limbs or both")
     kp = torch.as_tensor(kp if isinstance(kp, torch.Tensor) else np.asarray(kp, np.float32), device=device).float()
     single = kp.ndim == 4
@@ -283,7 +316,7 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
     C = (V if joints else 0) + E
     shape = ((2 if double else 1) * N, C, T, H, W)
     fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
-    if out is None: out = _zero(torch.empty(shape, dtype=dtype, device=dev, memory_format=fmt))
+    if out is None: out = _zero(_empty(shape, dtype, dev, fmt))
     else:
         if tuple(out.shape) != shape or out.device != dev or not out.is_contiguous(memory_format=fmt):
             raise ValueError(f"out must be a {'channels-last' if channels_last else 'contiguous'} {shape} tensor on "
@@ -291,7 +324,7 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
         _zero(out)
     mem = out.permute(0, 2, 3, 4, 1) if channels_last else out    # the output in memory order: a plain view
     stride = C if channels_last else 1
-    budget = budget or (2 ** 24 if dev.type == "cuda" else 2 ** 20)   # a GPU wants few, large launches
+    budget = budget or (2 ** 24 if dev.type == "cuda" else 2 ** 16)   # a GPU wants few, large launches
     x = kp.permute(0, 3, 2, 1, 4)                                   # [N, V, T, M, 3]: the output's order
     good = torch.isfinite(x[..., :2]).all(-1)
     centres, weights, bases = [], [], []                           # joint maps to draw (joints and short limbs)

@@ -231,9 +231,11 @@ def render(results: dict) -> str:
              "start joint, scores below 1e-3 skipped); `reference` is mgnb's numpy loop over clips, frames, persons and "
              "joints/limbs written the way GeneratePoseTarget computes it, `batched` the torch renderer "
              "(`render_heatmaps`), both writing into an output allocated once, calls interleaved; `speedup` is the ratio "
-             "of median wall times, `max_abs_diff` the largest difference between the two outputs. `load1_before`: "
-             "other work on the machine (the batched renderer is bound by memory bandwidth: zeroing and writing the "
-             "83 MB output of a clip).", "",
+             "of median wall times, `max_abs_diff` the largest difference between the two outputs. `batched, new output`: "
+             "the torch renderer allocating its output each call, as the HM stream does for every batch (the kernel's "
+             "page faults for 83 MB, fewer with transparent huge pages). `load1_before`: other work on the machine (the "
+             "machine's speed moves between workloads and hours: the same reference loop took 104 to 307 ms per clip in "
+             "different sessions).", "",
              "## Pose extraction (mediapipe Holistic, decode + pose + mapping + write)", "",
              (pd.DataFrame(ps).to_markdown(index=False, floatfmt=".3g") if ps is not None else "skipped: the real clip was not found"), "",
              "Copies of `person_1080p.mp4` (1920x1080, two people), sequential in this process against 2 spawned workers. "
