@@ -68,15 +68,39 @@ def pose() -> pd.DataFrame | None:
     return benchmark_pose(str(video), copies=16, workers=2, repeats=2)   # 1,152 frames: workers start once per run, as on a real folder
 
 
-def stage_times() -> pd.DataFrame:
-    "Wall time of each stage of the last `dvc repro` here, as papermill recorded it in the executed notebooks."
-    rows = []
+def _stage_runs():
+    "(stage notebook, papermill's metadata) of each executed stage notebook of the last `dvc repro` here."
     for nb in sorted((ROOT / "reports" / "stages").glob("*.ipynb")):
-        meta = json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
+        yield nb.stem, json.loads(nb.read_text()).get("metadata", {}).get("papermill", {})
+
+
+def stage_peaks(memory_log: Path) -> dict:
+    """Peak memory in use above idle (the log's first sample) while each stage ran, from the CSV of
+    `scripts/timed_run.py` (time, mib) and the start and end times papermill recorded (UTC); stages rerun after the
+    logged run have no samples and are left out."""
+    log = pd.read_csv(memory_log)
+    idle, peaks = float(log["mib"].iloc[0]), {}
+    for stage, meta in _stage_runs():
+        if not (meta.get("start_time") and meta.get("end_time")): continue
+        t0, t1 = (pd.Timestamp(meta[k][:26]).timestamp() for k in ("start_time", "end_time"))   # naive = UTC
+        inside = log[(log["time"] >= t0 - 1) & (log["time"] <= t1 + 1)]
+        if len(inside): peaks[stage] = round(float(inside["mib"].max()) - idle)
+    return peaks
+
+
+def stage_times(peaks: dict | None = None) -> pd.DataFrame:
+    """Wall time of each stage of the last `dvc repro` here, as papermill recorded it in the executed notebooks, and
+    its peak memory in use above idle where `peaks` (`stage_peaks` of that run) has it."""
+    peaks, rows = peaks or {}, []
+    for stage, meta in _stage_runs():
         if meta.get("duration") is not None:
-            rows.append({"stage notebook": nb.stem, "wall time (s)": meta["duration"], "finished": meta.get("end_time", "")[:19]})
+            rows.append({"stage notebook": stage, "wall time (s)": meta["duration"],
+                         "peak memory in use above idle (MiB)": peaks.get(stage, "not sampled"),
+                         "finished": meta.get("end_time", "")[:19]})
     df = pd.DataFrame(rows)
-    if len(df): df.loc[len(df)] = {"stage notebook": "total", "wall time (s)": df["wall time (s)"].sum(), "finished": ""}
+    if len(df):
+        df.loc[len(df)] = {"stage notebook": "total", "wall time (s)": df["wall time (s)"].sum(),
+                           "peak memory in use above idle (MiB)": max(peaks.values(), default="not sampled"), "finished": ""}
     return df
 
 
@@ -261,7 +285,7 @@ def render(results: dict) -> str:
              (pd.DataFrame(results["crops"]).to_markdown(index=False, floatfmt=".3g") if results.get("crops") else "not measured in this run"), "",
              "## Pipelines (wall time)", "",
              pd.DataFrame([{"parameter set": k, "wall time (s)": f"{v:.0f}",
-                            "peak memory in use (MiB)": f"{results.get('peak_memory_mib', {})[k]:.0f}" if k in results.get("peak_memory_mib", {}) else "not measured"}
+                            "peak memory in use above idle (MiB)": f"{results.get('peak_memory_mib', {})[k]:.0f}" if k in results.get("peak_memory_mib", {}) else "not measured"}
                            for k, v in results["pipelines"].items()]).to_markdown(index=False, colalign=("left", "right", "right")), "",
              "## Stages of the last default `dvc repro` (from the executed notebooks in reports/stages/)", "",
              (pd.DataFrame(results["stages"]).to_markdown(index=False, floatfmt=".0f") if results.get("stages") else "no executed stage notebooks"), ""]
@@ -285,6 +309,8 @@ def main():
     ap.add_argument("--reproduce-peak-mib", type=float, help="peak memory in use above idle during that run, in MiB")
     ap.add_argument("--smoke-seconds", type=float,
                     help="wall time of the smoke pipeline measured elsewhere (the 'smoke pipeline: N s' line of `make test`)")
+    ap.add_argument("--memory-log", type=Path,
+                    help="the CSV that `scripts/timed_run.py --log` wrote during the last default run: each stage's peak memory")
     ap.add_argument("--render-only", action="store_true", help="rewrite benchmarks.md from benchmarks.json (with --default-seconds / --smoke-seconds)")
     ap.add_argument("--conditions", default="", help="a sentence on the conditions of the run (e.g. other load)")
     ap.add_argument("--parts", default="heatmaps,pose,loader,layout,precision,crops,data,smoke,default",
@@ -315,7 +341,8 @@ def main():
             results["pipelines"]["default (params.yaml): generate data + `dvc repro`"] = pipeline("params.yaml", work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    results["stages"] = stage_times().to_dict("records")
+    if args.memory_log: results["stage_peak_mib"] = stage_peaks(args.memory_log)
+    results["stages"] = stage_times(results.get("stage_peak_mib")).to_dict("records")
     timed = "default (params.yaml): `dvc repro` after `make data`, timed by the caller"
     if args.default_seconds: results["pipelines"][timed] = args.default_seconds
     fresh = "default (params.yaml): `make reproduce` in a fresh clone (install, data, `dvc repro`), timed by the caller"
