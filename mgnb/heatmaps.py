@@ -117,7 +117,7 @@ def render_heatmaps_reference(kp, layout: KeypointLayout, size=56, sigma: float 
     C = len(heatmap_channels(layout, joints, limbs))
     out = np.zeros((N, C, T, H, W), np.float32) if out is None else out
     out[:] = 0
-    ok = np.isfinite(kp[..., :2]).all(-1)
+    ok = np.isfinite(kp).all(-1)                    # a non-finite coordinate or score: nothing drawn
     for n in range(N):
         for t in range(T):
             for m in range(M):
@@ -295,7 +295,8 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
                     tile: int | None = None, channels_last: bool = False) -> torch.Tensor:
     """Render keypoints `[N, M, T, V, 3]` (x, y in grid pixels, score) into heatmaps `[N, C, T, H, W]` by PoseC3D's
     rule (`GeneratePoseTarget`: ±3σ windows, limbs shorter than a pixel drawn as their start joint, scores below
-    `eps` skipped): `C` = K joint channels, then L limb channels (`layout.edges`); maxima over persons. A single clip
+    `eps` skipped; a keypoint with a non-finite coordinate or score draws nothing, where PoseC3D's code would fail or
+    spread NaN and inf): `C` = K joint channels, then L limb channels (`layout.edges`); maxima over persons. A single clip
     `[M, T, V, 3]` gives `[C, T, H, W]`. `double=True` appends the flipped copies (PoseC3D's test-time flip):
     `[2N, C, T, H, W]`, originals first. Runs where `kp` lives (or on `device`); `out` reuses a buffer; `budget`
     (pixels per chunk: 2¹⁶ on CPU, where the lines a chunk writes then stay in cache, 2²⁴ on a GPU) and `tile` (limb
@@ -326,7 +327,7 @@ def render_heatmaps(kp, layout: KeypointLayout, size=56, sigma: float = 0.6, joi
     stride = C if channels_last else 1
     budget = budget or (2 ** 24 if dev.type == "cuda" else 2 ** 16)   # a GPU wants few, large launches
     x = kp.permute(0, 3, 2, 1, 4)                                   # [N, V, T, M, 3]: the output's order
-    good = torch.isfinite(x[..., :2]).all(-1)
+    good = torch.isfinite(x).all(-1)                                # a non-finite x, y or score draws nothing
     centres, weights, bases = [], [], []                           # joint maps to draw (joints and short limbs)
     if joints:
         ok = (good & (x[..., 2] >= eps)).reshape(-1)
