@@ -211,10 +211,16 @@ def _scatter_max(flat, base, py, px, val, W: int, single: bool, stride: int = 1)
     if single: flat.scatter_(0, idx, val)
     else: flat.scatter_reduce_(0, idx, val, "amax")
 
+_TINY = 1.7e-38   # just above e^-87: values below it (float32's denormals) are drawn as 0
+
+def _cut_(v: torch.Tensor) -> torch.Tensor:
+    "`v` with its values below `_TINY` set to 0, in place."
+    return F.threshold_(v, _TINY, 0.0)
+
 def _exp_(x: torch.Tensor) -> torch.Tensor:
-    """`x.exp_()` where exponents below -87 (values under 1.7e-38: float32's denormals, or 0) give exactly 0. On CPU
+    """`x.exp_()` where exponents below -87 (values under `_TINY`: float32's denormals, or 0) give exactly 0. On CPU
     such exponents take exp's slow path, up to ten times slower per element; PoseC3D's values there are as small."""
-    return F.threshold_(x.clamp_(min=-87.0).exp_(), 1.7e-38, 0.0)
+    return _cut_(x.clamp_(min=-87.0).exp_())
 
 def _keep(on: torch.Tensor, *vs):
     "The rows `on` of each of `vs` (no copy when all are kept)."
@@ -237,7 +243,7 @@ def _draw_joints(flat, a, w, base, sigma: float, H: int, W: int, budget: int, si
         px, dx = _axis(o[sl, 0], st[sl, 0], ed[sl, 0], a[sl, 0], pw, c, 20.0)     # e^-400 = 0
         py, dy = _axis(o[sl, 1], st[sl, 1], ed[sl, 1], a[sl, 1], ph, c, 20.0)
         val = _exp_(logw[sl] - dy * dy)[:, None, :] * _exp_(-dx * dx)[None]
-        _scatter_max(flat, base[sl], py, px, F.threshold_(val, 1.7e-38, 0.0), W, single, stride)
+        _scatter_max(flat, base[sl], py, px, _cut_(val), W, single, stride)
 
 def _draw_limbs(flat, a, b, w, base, sigma: float, H: int, W: int, budget: int, tile: int, single: bool,
                 stride: int = 1):
